@@ -1,0 +1,217 @@
+"""The ``paracolor`` command line: parse options, build a config, call one library function."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="paracolor")
+@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
+def main(verbose: bool):
+    """ParaColorizer: colorize greyscale photos with parallel GAN generators and a fusion network."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------------------------------------
+# train
+
+
+def _train_options(f):
+    opts = [
+        click.option("--train", "train_dirs", multiple=True, required=True, type=click.Path(exists=True, file_okay=False), help="Folder of colour photos (repeatable)."),
+        click.option("--val", "val_dirs", multiple=True, type=click.Path(exists=True, file_okay=False), help="Validation folder (repeatable)."),
+        click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Run folder (checkpoints, log)."),
+        click.option("--size", default=256, show_default=True, help="Training crop size (multiple of 32)."),
+        click.option("--batch-size", default=16, show_default=True),
+        click.option("--epochs", default=10, show_default=True),
+        click.option("--max-steps", type=int, default=None, help="Stop after this many steps in total."),
+        click.option("--lr", type=float, default=None, help="Adam learning rate (default: the paper's for the stage)."),
+        click.option("--beta1", type=float, default=None, help="Adam beta1 (default: the paper's for the stage)."),
+        click.option("--seed", default=0, show_default=True),
+        click.option("--workers", default=2, show_default=True, help="Data-loading processes."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
+        click.option("--no-amp", is_flag=True, help="Disable mixed precision on CUDA."),
+        click.option("--val-limit", default=50, show_default=True, help="Validation images per epoch."),
+        click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder has a last.pt."),
+        click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None, help="Weights to start from."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _make_train_config(stage: str, kw: dict):
+    from .train.config import TrainConfig
+
+    beta1 = kw.pop("beta1")
+    no_amp, no_resume = kw.pop("no_amp"), kw.pop("no_resume")
+    betas = None if beta1 is None else (beta1, 0.999)
+    kw = {k: v for k, v in kw.items() if v is not None or k in ("max_steps", "init", "lr")}
+    kw["train_dirs"], kw["val_dirs"] = list(kw["train_dirs"]), list(kw.get("val_dirs") or [])
+    return TrainConfig(stage=stage, betas=betas, amp=not no_amp, resume=not no_resume, **kw)
+
+
+def _run_training(cfg):
+    from .train.stages import train
+
+    summary = train(cfg)
+    click.echo(f"done: {cfg.out_dir} (best.safetensors, last.safetensors, log.jsonl)")
+    if summary:
+        click.echo("last validation: " + ", ".join(f"{k}={v:.4g}" for k, v in summary.items() if isinstance(v, float)))
+
+
+@main.group()
+def train():
+    """Train the generators and the fusion network (needs the [train] extra: torch)."""
+
+
+@train.command("pretrain")
+@click.option("--role", type=click.Choice(["fg", "bg"]), required=True, help="Foreground (attention, crops) or background generator.")
+@click.option("--encoder", type=click.Choice(["mobilenet_v2", "resnet18"]), default="mobilenet_v2", show_default=True)
+@click.option("--pretrained", default="auto", show_default=True, help="ImageNet encoder weights file, 'auto' or 'none'.")
+@click.option("--boxes", "boxes_json", type=click.Path(exists=True, dir_okay=False), help="COCO boxes JSON for object crops (fg).")
+@_train_options
+def train_pretrain(role, encoder, pretrained, boxes_json, **kw):
+    """Stage 1: pre-train a generator with L1 only (Adam 1e-4, betas 0.9/0.999)."""
+    cfg = _make_train_config("pretrain", dict(kw, role=role, encoder=encoder, boxes_json=boxes_json, pretrained=None if pretrained == "none" else pretrained))
+    _run_training(cfg)
+
+
+@train.command("gan")
+@click.option("--role", type=click.Choice(["fg", "bg"]), required=True)
+@click.option("--l1-weight", default=100.0, show_default=True)
+@click.option("--gan-weight", default=1.0, show_default=True)
+@click.option("--edge-weight", type=float, default=None, help="lambda1 of the edge loss (default 1.0 fg, 0 bg).")
+@click.option("--boxes", "boxes_json", type=click.Path(exists=True, dir_okay=False), help="COCO boxes JSON for object crops (fg).")
+@_train_options
+def train_gan(role, l1_weight, gan_weight, edge_weight, boxes_json, **kw):
+    """Stage 2: adversarial training (LSGAN + L1 [+ edge]) from a pre-trained generator (--init)."""
+    cfg = _make_train_config("gan", dict(kw, role=role, l1_weight=l1_weight, gan_weight=gan_weight, edge_weight=edge_weight, boxes_json=boxes_json))
+    _run_training(cfg)
+
+
+@train.command("fusion")
+@click.option("--strategy", type=click.Choice(["add", "l1norm"]), default="add", show_default=True)
+@click.option("--ssim-weight", default=1.0, show_default=True)
+@_train_options
+def train_fusion(strategy, ssim_weight, **kw):
+    """Stage 3: the DenseFuse autoencoder on colour photos (MSE + SSIM)."""
+    cfg = _make_train_config("fusion", dict(kw, fusion_strategy=strategy, ssim_weight=ssim_weight))
+    _run_training(cfg)
+
+
+# ---------------------------------------------------------------------------------------------
+# colorize
+
+
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False), help="Output folder (mirrors input folders).")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--schedule", type=click.Choice(["parallel", "sequential"]), default="parallel", show_default=True, help="Run fg and bg at once or one after the other.")
+@click.option("--batch-size", default=4, show_default=True)
+@click.option("--size", type=int, default=None, help="Network input size (multiple of 32; default: the model's, 256).")
+@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "tiff", "webp"]), default=None, help="Output format (default: as the input).")
+@click.option("--suffix", default="", help="Appended to output file names, e.g. _color.")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
+@click.option("--save-stages", is_flag=True, help="Also write the foreground and background results (_fg, _bg).")
+@click.option("--max-pixels", default=268_000_000, show_default=True, help="Refuse larger images (decompression bombs).")
+@click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a JSON report of every file.")
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def colorize(inputs, output_dir, model_dir, backend, precision, schedule, batch_size, size, fmt, suffix, overwrite, save_stages, max_pixels, report, threads, quiet):
+    """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
+    from .engine.batch import ColorizeConfig, colorize_files
+    from .engine.io import ImageError
+    from .engine.modelfolder import ModelError
+    from .engine.pipeline import EngineConfig
+
+    try:
+        engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads)
+        cfg = ColorizeConfig(
+            inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
+            overwrite=overwrite, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
+        )
+        summary = colorize_files(cfg)
+    except (ImageError, ModelError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    _print_summary(summary)
+    if summary.interrupted:
+        sys.exit(130)
+    sys.exit(0 if summary.ok else 1)
+
+
+def _print_summary(summary):
+    rate = len(summary.done) / summary.seconds if summary.seconds > 0 else 0.0
+    click.echo(f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} img/s)")
+    for item in summary.skipped:
+        click.echo(f"  skipped {item['path']}: {item['reason']}")
+    for item in summary.failed:
+        click.echo(f"  FAILED  {item['path']}: {item['reason']}", err=True)
+    if summary.interrupted:
+        click.echo("interrupted: finished outputs are complete; run again to continue (existing outputs are skipped)", err=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# export, info
+
+
+@main.command()
+@click.option("--fg", required=True, type=click.Path(exists=True, dir_okay=False), help="Foreground generator weights (.safetensors).")
+@click.option("--bg", required=True, type=click.Path(exists=True, dir_okay=False), help="Background generator weights.")
+@click.option("--fusion", required=True, type=click.Path(exists=True, dir_okay=False), help="Fusion network weights.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write.")
+@click.option("--size", default=256, show_default=True, help="Network input size recorded in the model.")
+@click.option("--opset", default=17, show_default=True)
+@click.option("--check-images", multiple=True, type=click.Path(exists=True), help="Real photos for the check (default: the bundled examples).")
+@click.option("--no-check", is_flag=True, help="Skip the onnxruntime-vs-PyTorch check (not recommended).")
+@click.option("--tolerance", default=1e-4, show_default=True, help="Largest accepted |ab| difference.")
+def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, tolerance):
+    """Export checkpoints to a verified ONNX model folder (fp32/{fg,bg,fusion}.onnx + model.json)."""
+    from .builder.export import ExportConfig, export_model_folder
+    from .examples import examples_dir
+
+    images = list(check_images) or [str(examples_dir())]
+    cfg = ExportConfig(fg=fg, bg=bg, fusion=fusion, out_dir=out_dir, size=size, opset=opset, check=not no_check, tolerance=tolerance, check_images=images)
+    try:
+        card = export_model_folder(cfg)
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for role, entry in card["models"].items():
+        v = entry.get("verification")
+        check = f"max |ab| diff vs PyTorch {v['max_abs']:.2e} ({v['cases']} cases, {v['real_images']} real photos)" if v else "not checked"
+        click.echo(f"{role}: {Path(out_dir) / entry['file']}  {check}")
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def info(model_dir, as_json):
+    """Versions, available backends and devices, and the model's card."""
+    from .info import collect_info
+
+    data = collect_info(model_dir)
+    if as_json:
+        click.echo(json.dumps(data, indent=1))
+        return
+    for section, values in data.items():
+        click.echo(f"{section}:")
+        if isinstance(values, dict):
+            for k, v in values.items():
+                click.echo(f"  {k}: {v}")
+        else:
+            click.echo(f"  {values}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

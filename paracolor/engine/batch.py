@@ -1,0 +1,247 @@
+"""Colorize files and folders: the library function behind ``paracolor colorize``.
+
+Decoding runs ahead of inference in a thread (bounded prefetch) and encoding/writing runs
+behind it in another, so memory stays flat over a folder of any size. A bad file is reported
+and skipped; outputs are written atomically and inputs are never touched.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, ImageError, atomic_write, encode_image, find_images, read_image
+from .pipeline import Colorizer, EngineConfig
+
+_DONE = object()
+
+
+@dataclass
+class ColorizeConfig:
+    """Options of a colorize run (the CLI builds one of these)."""
+
+    inputs: list[str]
+    output_dir: str
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    batch_size: int = 4
+    format: str | None = None  # None: keep the input's format when writable, else png
+    suffix: str = ""
+    overwrite: bool = False
+    save_stages: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    prefetch: int = 2  # batches decoded ahead of inference
+    report: str | None = None
+    progress: bool = True
+    quality: int = 95
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise ValueError("batch size must be at least 1")
+        if self.format is not None and self.format.lower() not in OUTPUT_FORMATS:
+            raise ValueError(f"unknown format {self.format!r}; choose from {sorted(OUTPUT_FORMATS)}")
+
+
+@dataclass
+class Summary:
+    """What happened to every input: done, skipped (with reason) or failed (with reason)."""
+
+    done: list[dict] = field(default_factory=list)
+    skipped: list[dict] = field(default_factory=list)
+    failed: list[dict] = field(default_factory=list)
+    interrupted: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.interrupted
+
+    def to_dict(self) -> dict:
+        return {
+            "done": self.done,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "interrupted": self.interrupted,
+            "seconds": round(self.seconds, 3),
+            "counts": {"done": len(self.done), "skipped": len(self.skipped), "failed": len(self.failed)},
+        }
+
+
+@dataclass
+class Job:
+    src: Path
+    dst: Path
+    stage_dsts: dict[str, Path] = field(default_factory=dict)
+
+
+def output_path(src: Path, base: Path, out_dir: Path, fmt: str | None, suffix: str, tag: str = "") -> Path:
+    """Output path mirroring ``src`` below ``base`` inside ``out_dir``."""
+    try:
+        rel = src.relative_to(base)
+    except ValueError:
+        rel = Path(src.name)
+    # keep the input's format where we can write it (png, jpg, tif, webp), else png
+    ext = OUTPUT_FORMATS[fmt.lower()] if fmt else OUTPUT_FORMATS.get(src.suffix.lower().lstrip("."), ".png")
+    return out_dir / rel.parent / f"{rel.stem}{suffix}{tag}{ext}"
+
+
+def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
+    """Map inputs to outputs; skip existing outputs, refuse collisions and input overwrites."""
+    out_dir = Path(cfg.output_dir)
+    found = find_images(cfg.inputs)
+    inputs = {p.resolve() for p, _ in found}
+    claimed: dict[Path, Path] = {}
+    jobs = []
+    for src, base in found:
+        dst = output_path(src, base, out_dir, cfg.format, cfg.suffix)
+        stage_dsts = {r: output_path(src, base, out_dir, cfg.format, cfg.suffix, f"_{r}") for r in ("fg", "bg")} if cfg.save_stages else {}
+        targets = [dst, *stage_dsts.values()]
+        key = dst.resolve()
+        if any(t.resolve() in inputs for t in targets):
+            summary.failed.append({"path": str(src), "reason": f"output {dst} would overwrite an input file"})
+            continue
+        if key in claimed:
+            summary.failed.append({"path": str(src), "reason": f"same output name {dst} as {claimed[key]}"})
+            continue
+        claimed[key] = src
+        if not cfg.overwrite and all(t.exists() for t in targets):
+            summary.skipped.append({"path": str(src), "output": str(dst), "reason": "output exists (use --overwrite)"})
+            continue
+        jobs.append(Job(src, dst, stage_dsts))
+    return jobs
+
+
+def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event):
+    """Producer thread: decode and prepare images in order, ahead of inference."""
+    for job in jobs:
+        if stop.is_set():
+            break
+        try:
+            item = colorizer.prepare(read_image(job.src, cfg.max_pixels))
+        except ImageError as exc:
+            item = exc
+        except Exception as exc:  # an unexpected decoder failure is this file's, not the batch's
+            item = ImageError(job.src, f"{type(exc).__name__}: {exc}")
+        while not stop.is_set():
+            try:
+                out_q.put((job, item), timeout=0.1)
+                break
+            except queue.Full:
+                continue
+    out_q.put(_DONE)
+
+
+def _writer(cfg, in_q: queue.Queue, summary: Summary, lock: threading.Lock, bar):
+    """Consumer thread: encode and write results atomically."""
+    while True:
+        got = in_q.get()
+        if got is _DONE:
+            return
+        job, result = got
+        try:
+            fmt = job.dst.suffix.lstrip(".")
+            outputs = [(job.dst, result.bgr)] + [(job.stage_dsts[r], result.stages[r]) for r in job.stage_dsts]
+            for dst, bgr in outputs:
+                atomic_write(dst, encode_image(bgr, fmt, result.alpha, cfg.quality), overwrite=cfg.overwrite)
+            with lock:
+                summary.done.append({"path": str(job.src), "output": str(job.dst)})
+        except ImageError as exc:
+            with lock:
+                summary.failed.append({"path": str(job.src), "reason": exc.cause if exc.path == str(job.src) else str(exc)})
+        except Exception as exc:
+            with lock:
+                summary.failed.append({"path": str(job.src), "reason": f"could not write output: {type(exc).__name__}: {exc}"})
+        bar.update(1)
+
+
+def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> Summary:
+    """Colorize every image named by ``cfg.inputs`` into ``cfg.output_dir``; returns a summary.
+
+    Interrupting (Ctrl-C) stops after the batch in flight; finished outputs are kept, no
+    partial file is left, and ``summary.interrupted`` is set.
+    """
+    t0 = time.perf_counter()
+    summary = Summary()
+    jobs = plan_jobs(cfg, summary)
+    own = colorizer is None
+    if jobs and own:
+        colorizer = Colorizer(cfg.engine)
+    stop = threading.Event()
+    lock = threading.Lock()
+    bar = tqdm(total=len(jobs), unit="img", disable=not cfg.progress, desc="colorize")
+    decoded: queue.Queue = queue.Queue(maxsize=max(1, cfg.prefetch * cfg.batch_size))
+    finished: queue.Queue = queue.Queue(maxsize=max(1, cfg.batch_size * 2))
+    threads = []
+    try:
+        if jobs:
+            threads = [
+                threading.Thread(target=_decoder, args=(jobs, cfg, colorizer, decoded, stop), daemon=True, name="paracolor-decode"),
+                threading.Thread(target=_writer, args=(cfg, finished, summary, lock, bar), daemon=True, name="paracolor-write"),
+            ]
+            for t in threads:
+                t.start()
+            _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar, t0)
+    except KeyboardInterrupt:
+        summary.interrupted = True
+        stop.set()
+        while True:  # unblock the decoder
+            try:
+                if decoded.get_nowait() is _DONE:
+                    break
+            except queue.Empty:
+                if not threads[0].is_alive():
+                    break
+                time.sleep(0.01)
+    finally:
+        stop.set()
+        if threads:
+            finished.put(_DONE)
+            for t in threads:
+                t.join()
+        bar.close()
+        if own and colorizer is not None:
+            colorizer.close()
+    summary.seconds = time.perf_counter() - t0
+    if cfg.report:
+        write_report(cfg.report, summary)
+    return summary
+
+
+def _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar, t0):
+    batch: list = []
+    done = False
+    while not done:
+        got = decoded.get()
+        if got is _DONE:
+            done = True
+        else:
+            job, item = got
+            if isinstance(item, ImageError):
+                with lock:
+                    summary.failed.append({"path": str(job.src), "reason": item.cause})
+                bar.update(1)
+            else:
+                batch.append((job, item))
+        if batch and (len(batch) >= cfg.batch_size or done):
+            try:
+                results = colorizer.run([p for _, p in batch], stages=cfg.save_stages)
+            except Exception as exc:
+                with lock:
+                    for job, _ in batch:
+                        summary.failed.append({"path": str(job.src), "reason": f"inference failed: {type(exc).__name__}: {exc}"})
+                bar.update(len(batch))
+            else:
+                for (job, _), res in zip(batch, results):
+                    finished.put((job, res))
+            batch = []
+            bar.set_postfix({"img/s": f"{bar.n / max(time.perf_counter() - t0, 1e-9):.2f}"})
+
+
+def write_report(path, summary: Summary) -> None:
+    """Machine-readable summary (JSON), written atomically."""
+    atomic_write(path, (json.dumps(summary.to_dict(), indent=1) + "\n").encode(), overwrite=True)

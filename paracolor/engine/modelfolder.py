@@ -1,0 +1,87 @@
+"""Model folders: the artifact the engine loads (no torch).
+
+``model.json`` names the ONNX graph of each role per precision and carries the config, colour
+constants and hashes written by the exporter. The bundled default model is one of these.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import colorspace
+
+MODEL_FORMAT = "paracolor-model-v1"
+META_PREFIX = "paracolor."
+ROLES = ("fg", "bg", "fusion")
+PRECISIONS = ("fp32", "fp16", "int8")
+
+
+class ModelError(ValueError):
+    """A model folder or file that is missing, corrupt or does not match; names the file."""
+
+
+def default_model_dir() -> Path:
+    """The model folder shipped inside the package."""
+    return Path(__file__).resolve().parent.parent / "weights" / "default"
+
+
+@dataclass
+class ModelFolder:
+    """A parsed model folder."""
+
+    root: Path
+    card: dict
+
+    @classmethod
+    def load(cls, root=None) -> "ModelFolder":
+        """Read ``root/model.json`` (the bundled default when ``root`` is None) and check it."""
+        root = Path(root) if root is not None else default_model_dir()
+        meta = root / "model.json"
+        if not meta.is_file():
+            hint = " (the bundled default is missing: reinstall paracolor)" if root == default_model_dir() else ""
+            raise ModelError(f"{meta}: no model.json, so {root} is not a paracolor model folder{hint}")
+        try:
+            card = json.loads(meta.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{meta}: unreadable model description ({exc})") from None
+        if card.get("format") != MODEL_FORMAT:
+            raise ModelError(f"{meta}: format {card.get('format')!r}, expected {MODEL_FORMAT!r}")
+        consts = card.get("colorspace", {})
+        ours = colorspace.constants()
+        if any(consts.get(k) != v for k, v in ours.items()):
+            raise ModelError(f"{meta}: colour constants {consts} do not match this paracolor's {ours}")
+        missing = [r for r in ROLES if r not in card.get("models", {})]
+        if missing:
+            raise ModelError(f"{meta}: no entry for {missing}")
+        return cls(root, card)
+
+    @property
+    def input_size(self) -> int:
+        return int(self.card["input_size"])
+
+    def onnx_path(self, role: str, precision: str = "fp32") -> Path:
+        """Path of the ONNX graph of ``role`` at ``precision``; a clear error if absent."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+        path = self.root / precision / f"{role}.onnx"
+        if not path.is_file():
+            how = "run 'paracolor build' or 'paracolor calibrate' to make it" if precision != "fp32" else "re-export the model"
+            raise ModelError(f"{path}: missing {precision} graph for {role} ({how})")
+        return path
+
+    def config(self, role: str) -> dict:
+        return self.card["models"][role]["config"]
+
+    def describe(self) -> dict:
+        """A short summary for ``paracolor info``."""
+        return {
+            "path": str(self.root),
+            "input_size": self.input_size,
+            "precisions": [p for p in PRECISIONS if (self.root / p / "fg.onnx").is_file()],
+            "validation": self.card.get("validation", {}),
+            "trained": self.card.get("trained", {}),
+        }

@@ -1,0 +1,149 @@
+"""The colorization pipeline on decoded images (no torch).
+
+decode -> L at full resolution + L resized to the network size -> fg || bg -> fusion ->
+ab upsampled to full size -> + original L -> BGR. The networks only decide colour: the output's
+lightness is the input's.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .. import colorspace
+from .io import DecodedImage
+from .modelfolder import ROLES, ModelFolder
+from .runners.base import Runner
+from .scheduler import SCHEDULES, StageScheduler
+
+BACKENDS = ("auto", "onnxruntime", "torch")
+
+
+@dataclass
+class EngineConfig:
+    """How to run the model: which folder, backend, precision, network size and schedule."""
+
+    model_dir: str | None = None  # None: the bundled default model
+    backend: str = "auto"
+    precision: str = "fp32"
+    size: int | None = None  # network input size; None: the model's own (256)
+    schedule: str = "parallel"
+    threads: int | None = None  # CPU threads in total; None: all cores
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.backend not in BACKENDS:
+            raise ValueError(f"unknown backend {self.backend!r}; choose from {BACKENDS}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
+        if self.size is not None and (self.size < 32 or self.size % 32):
+            raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
+
+
+@dataclass
+class Prepared:
+    """One image ready for the networks: L at network size and at full resolution."""
+
+    image: DecodedImage
+    L_net: np.ndarray  # (1, S, S) float32
+    L_full: np.ndarray  # (H, W): uint8 OpenCV L for 8-bit images, float [0, 100] for 16-bit
+
+
+@dataclass
+class Colorized:
+    """A colorized image in OpenCV's BGR order, at the input's size and bit depth."""
+
+    path: str
+    bgr: np.ndarray
+    alpha: np.ndarray | None = None
+    stages: dict[str, np.ndarray] = field(default_factory=dict)  # "fg"/"bg" -> BGR
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.bgr[..., ::-1]
+
+
+def make_runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, Runner]:
+    """One runner per role on the configured backend."""
+    backend = "onnxruntime" if cfg.backend == "auto" else cfg.backend
+    if backend == "torch":
+        from ..models.runner import TorchRunner  # torch only when asked for
+
+        return {role: TorchRunner.from_folder(folder, role, cfg.precision, cfg.device) for role in ROLES}
+    from .runners.onnxruntime import OrtRunner, pick_providers
+
+    providers = pick_providers(cfg.device)
+    cores = cfg.threads or os.cpu_count() or 1
+    # Two generators at once share the cores; run alone, each stage may use all of them.
+    gen_threads = max(1, cores // 2) if cfg.schedule == "parallel" else cores
+    threads = {"fg": gen_threads, "bg": gen_threads, "fusion": cores}
+    return {role: OrtRunner(folder.onnx_path(role, cfg.precision), role, providers, threads[role]) for role in ROLES}
+
+
+class Colorizer:
+    """Loads a model folder and colorizes batches of decoded images."""
+
+    def __init__(self, cfg: EngineConfig | None = None, runners: dict[str, Runner] | None = None):
+        self.cfg = cfg = cfg or EngineConfig()
+        self.folder = ModelFolder.load(cfg.model_dir)
+        self.size = cfg.size or self.folder.input_size
+        self.runners = runners or make_runners(self.folder, cfg)
+        self.scheduler = StageScheduler(self.runners["fg"], self.runners["bg"], self.runners["fusion"], cfg.schedule)
+
+    def close(self):
+        self.scheduler.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # -- stages ---------------------------------------------------------------------------
+    def prepare(self, image: DecodedImage) -> Prepared:
+        """Full-resolution L, and L resized (area filter) to the network size."""
+        S = self.size
+        if image.bit_depth == 8:
+            L_full = image.lab_L8()
+            L_small = cv2.resize(L_full, (S, S), interpolation=cv2.INTER_AREA)
+            L_net = colorspace.L8_to_net(L_small)
+        else:
+            L_full = image.lab_L()
+            L_net = colorspace.L_to_net(cv2.resize(L_full, (S, S), interpolation=cv2.INTER_AREA))
+        return Prepared(image, L_net[None], L_full)
+
+    def infer(self, L_batch: np.ndarray) -> dict[str, np.ndarray]:
+        """fg || bg -> fusion on a (N,1,S,S) batch; returns ab_fg, ab_bg and ab (network scale)."""
+        return self.scheduler.run(np.ascontiguousarray(L_batch, dtype=np.float32))
+
+    @staticmethod
+    def finish(prep: Prepared, ab_net: np.ndarray) -> np.ndarray:
+        """Upsample network ab (2,S,S) to the image size and merge with the original L (BGR)."""
+        w, h = prep.image.size
+        S = ab_net.shape[-1]
+        interp = cv2.INTER_LINEAR if (w >= S or h >= S) else cv2.INTER_AREA
+        if prep.image.bit_depth == 8:
+            ab8 = cv2.resize(colorspace.ab_net_to_ab8(ab_net), (w, h), interpolation=interp)
+            if ab8.ndim == 2:  # cv2 drops the channel axis of 1-pixel-wide results
+                ab8 = ab8.reshape(h, w, 2)
+            return colorspace.lab8_to_bgr(prep.L_full, ab8)
+        ab = cv2.resize(np.ascontiguousarray(colorspace.net_to_ab(ab_net).transpose(1, 2, 0)), (w, h), interpolation=interp)
+        return colorspace.lab_to_bgr16(prep.L_full, ab.reshape(h, w, 2))
+
+    def run(self, prepared: list[Prepared], stages: bool = False) -> list[Colorized]:
+        """Colorize prepared images as one batch."""
+        if not prepared:
+            return []
+        out = self.infer(np.stack([p.L_net for p in prepared]))
+        results = []
+        for i, prep in enumerate(prepared):
+            extra = {role: self.finish(prep, out[f"ab_{role}"][i]) for role in ("fg", "bg")} if stages else {}
+            results.append(Colorized(prep.image.path, self.finish(prep, out["ab"][i]), prep.image.alpha, extra))
+        return results
+
+    def colorize(self, images: list[DecodedImage], stages: bool = False) -> list[Colorized]:
+        """Decoded images -> colorized images (one batch)."""
+        return self.run([self.prepare(im) for im in images], stages)

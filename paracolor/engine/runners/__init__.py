@@ -1,0 +1,1 @@
+"""Backends behind one runner interface (see :mod:`paracolor.engine.runners.base`)."""

@@ -1,0 +1,53 @@
+"""Environment and model report for ``paracolor info`` (imports nothing heavy)."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+import platform
+import shutil
+import subprocess
+
+from . import __version__
+
+OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda")
+
+
+def _version(dist: str) -> str | None:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def _gpus() -> list[str]:
+    """GPU names from nvidia-smi when present (no CUDA library is loaded for this)."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return []
+    try:
+        out = subprocess.run([exe, "-L"], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return []
+    return [line.strip() for line in out.splitlines() if line.strip()]
+
+
+def collect_info(model_dir=None) -> dict:
+    """Versions, backends, devices and the model card, as a nested dict."""
+    from .engine.modelfolder import ModelError, ModelFolder
+    from .engine.runners.onnxruntime import available_providers
+
+    versions = {"paracolor": __version__, "python": platform.python_version()}
+    versions.update({d: v for d in OPTIONAL if (v := _version(d))})
+    backends = {
+        "onnxruntime": ", ".join(available_providers()),
+        "torch": "available" if importlib.util.find_spec("torch") else "not installed (pip install 'paracolor[train]')",
+        "tensorrt": "available" if importlib.util.find_spec("tensorrt") else "not installed",
+    }
+    devices = {"cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "gpus": _gpus() or "none found"}
+    try:
+        model = ModelFolder.load(model_dir).describe()
+    except ModelError as exc:
+        model = {"error": str(exc)}
+    return {"versions": versions, "backends": backends, "devices": devices, "model": model}

@@ -1,0 +1,69 @@
+"""Training configuration (one dataclass for the three stages)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+STAGES = ("pretrain", "gan", "fusion")
+ROLES = ("fg", "bg")
+
+# The paper's optimiser settings: pre-training 1e-4 (0.9, 0.999); adversarial 2e-4 (0.5, 0.999).
+# DenseFuse trains its autoencoder with Adam at 1e-4.
+DEFAULT_OPTIM = {
+    "pretrain": (1e-4, (0.9, 0.999)),
+    "gan": (2e-4, (0.5, 0.999)),
+    "fusion": (1e-4, (0.9, 0.999)),
+}
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training stage needs; the CLI builds this from its options."""
+
+    stage: str
+    train_dirs: list[str]
+    out_dir: str
+    val_dirs: list[str] = field(default_factory=list)
+    role: str = "fg"  # fg: attention + object crops + edge loss; bg: scenes, neither
+    size: int = 256
+    batch_size: int = 16
+    epochs: int = 10
+    max_steps: int | None = None  # stop early after this many optimiser steps in total
+    lr: float | None = None
+    betas: tuple[float, float] | None = None
+    l1_weight: float = 100.0  # pix2pix's lambda for L1 in the adversarial stage
+    gan_weight: float = 1.0
+    edge_weight: float | None = None  # lambda1; default 1.0 for fg, 0 for bg
+    ssim_weight: float = 1.0  # fusion: MSE + ssim_weight * (1 - SSIM)
+    init: str | None = None  # generator weights to start from (the gan stage: pretrain's best)
+    encoder: str = "mobilenet_v2"
+    pretrained: str | None = "auto"  # ImageNet encoder file; "auto" finds the offline package
+    encoder_width: float = 1.0
+    decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
+    attention_stride: int | None = None  # default 8 for fg, 0 for bg
+    disc_channels: int = 64
+    fusion_strategy: str = "add"
+    boxes_json: str | None = None
+    image_root: str | None = None
+    seed: int = 0
+    workers: int = 2
+    device: str = "auto"
+    amp: bool = True  # mixed precision on CUDA only
+    val_limit: int = 50
+    resume: bool = True
+    progress: bool = True
+
+    def __post_init__(self):
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}; choose from {STAGES}")
+        if self.role not in ROLES:
+            raise ValueError(f"unknown role {self.role!r}; choose from {ROLES}")
+        lr, betas = DEFAULT_OPTIM[self.stage]
+        self.lr = lr if self.lr is None else self.lr
+        self.betas = tuple(betas if self.betas is None else self.betas)
+        if self.edge_weight is None:
+            self.edge_weight = 1.0 if self.role == "fg" and self.stage == "gan" else 0.0
+        if self.attention_stride is None:
+            self.attention_stride = 8 if self.role == "fg" else 0
+        if self.size % 32:
+            raise ValueError(f"size must be a multiple of 32, got {self.size}")
