@@ -194,6 +194,49 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 
 
 @main.command()
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write (may be the source).")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Source model folder (default: bundled).")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True)
+@click.option("--max-batch", default=8, show_default=True, help="Largest batch of the TensorRT profile.")
+@click.option("--min-batch", default=1, show_default=True)
+@click.option("--opt-batch", type=int, default=None, help="Batch TensorRT tunes for (default: --max-batch).")
+@click.option("--size", type=int, default=None, help="Static network size (default: the model's).")
+@click.option("--attention", type=click.Choice(["fused", "matmul"]), default="fused", show_default=True, help="ONNX Attention op (TensorRT >= 10.14) or the MatMul form (TensorRT 10.3, JetPack 6).")
+@click.option("--io", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True, help="Graph input/output type for fp16.")
+@click.option("--merge-fg-bg", is_flag=True, help="Also build one graph holding both generators.")
+@click.option("--report-images", multiple=True, type=click.Path(exists=True), help="Photos for the accuracy report (default: bundled examples).")
+@click.option("--report-limit", default=100, show_default=True)
+@click.option("--int8-dir", type=click.Path(exists=True, file_okay=False), default=None, help="Q/DQ graphs from 'paracolor calibrate'.")
+@click.option("--workspace-mb", default=2048, show_default=True)
+@click.option("--opt-level", default=3, show_default=True, help="TensorRT builder optimisation level (0-5).")
+@click.option("--max-aux-streams", type=int, default=None)
+@click.option("--timing-cache", type=click.Path(dir_okay=False), default=None, help="Timing cache file, loaded and saved.")
+@click.option("--dla-core", type=int, default=None, help="Build for this DLA core with GPU fallback (Jetson).")
+@click.option("--no-engines", is_flag=True, help="Stop after the verified ONNX graphs.")
+def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, attention, io, merge_fg_bg, report_images, report_limit, int8_dir, workspace_mb, opt_level, max_aux_streams, timing_cache, dla_core, no_engines):
+    """Graph passes, precision, verification and (where TensorRT exists) engine build."""
+    from .builder.build import BuildConfig, build as run_build
+    from .builder.trt import TrtBuildError, TrtBuildOptions
+    from .engine.modelfolder import ModelError
+
+    opts = TrtBuildOptions(min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch, workspace_mb=workspace_mb, opt_level=opt_level, max_aux_streams=max_aux_streams, timing_cache=timing_cache, dla_core=dla_core)
+    cfg = BuildConfig(out_dir=out_dir, model_dir=model_dir, precision=precision, size=size, attention=attention, io=io, merge_fg_bg=merge_fg_bg, report_images=list(report_images), report_limit=report_limit, int8_dir=int8_dir, trt=opts, build_engines=not no_engines)
+    try:
+        report = run_build(cfg)
+    except (ModelError, ValueError, TrtBuildError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for role, info in report["graphs"].items():
+        click.echo(f"{role}: {info.get('nodes_exported', '?')} -> {info['nodes_final']} nodes")
+    acc = report["accuracy"]
+    click.echo(
+        f"accuracy vs {acc['reference']} on {acc['images']} photos: ab max {acc['ab_max_abs']:.3g}, mean {acc['ab_mean_abs']:.3g}; "
+        f"RGB PSNR {acc['psnr_rgb_db']:.1f} dB (min {acc['psnr_rgb_min_db']:.1f}), colourfulness change {acc['colourfulness_change']:+.2f}"
+    )
+    engines = report["engines"]
+    click.echo(engines["skipped"] if "skipped" in engines else "engines: " + ", ".join(f"{r} {v['status']}" for r, v in engines.items()))
+
+
+@main.command()
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(model_dir, as_json):

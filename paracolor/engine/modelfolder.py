@@ -73,6 +73,11 @@ class ModelFolder:
             raise ModelError(f"{path}: missing {precision} graph for {role} ({how})")
         return path
 
+    def network_size(self, precision: str = "fp32") -> int:
+        """Input size of the graphs at ``precision``: built graphs have static spatial sizes."""
+        build = self.card.get("builds", {}).get(precision)
+        return int(build["size"]) if build else self.input_size
+
     def config(self, role: str) -> dict:
         return self.card["models"][role]["config"]
 

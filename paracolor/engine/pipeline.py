@@ -89,7 +89,11 @@ class Colorizer:
     def __init__(self, cfg: EngineConfig | None = None, runners: dict[str, Runner] | None = None):
         self.cfg = cfg = cfg or EngineConfig()
         self.folder = ModelFolder.load(cfg.model_dir)
-        self.size = cfg.size or self.folder.input_size
+        self.size = cfg.size or self.folder.network_size(cfg.precision)
+        if cfg.precision != "fp32" and self.size != self.folder.network_size(cfg.precision):
+            raise ValueError(
+                f"the {cfg.precision} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.precision)} px, not {self.size}"
+            )
         self.runners = runners or make_runners(self.folder, cfg)
         self.scheduler = StageScheduler(self.runners["fg"], self.runners["bg"], self.runners["fusion"], cfg.schedule)
 
