@@ -237,6 +237,43 @@ def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, 
 
 
 @main.command()
+@click.option("--images", required=True, type=click.Path(), help="Folder of calibration photos.")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write int8/ into.")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Source model folder (default: bundled).")
+@click.option("--method", type=click.Choice(["entropy", "percentile", "minmax"]), default="entropy", show_default=True)
+@click.option("--num", default=64, show_default=True, help="Calibration images.")
+@click.option("--size", type=int, default=None, help="Static network size (default: the model's).")
+@click.option("--attention", type=click.Choice(["fused", "matmul"]), default="fused", show_default=True)
+@click.option("--keep-float", multiple=True, help="Regex of node names kept in float (repeatable).")
+@click.option("--no-default-sensitive", is_flag=True, help="Also quantize attention and the first/last convolutions.")
+@click.option("--auto-sensitivity", default=0, show_default=True, help="Measure each layer and keep the K most harmful in float.")
+@click.option("--force", is_flag=True, help="Recalibrate even if the range cache matches.")
+@click.option("--eval-images", type=click.Path(exists=True, file_okay=False), default=None, help="Held-out photos for the accuracy report.")
+@click.option("--eval-limit", default=100, show_default=True)
+def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_float, no_default_sensitive, auto_sensitivity, force, eval_images, eval_limit):
+    """INT8 Q/DQ graphs (symmetric, per-channel) calibrated on real photos, with an accuracy report."""
+    from .calib.calibrate import calibrate as run_calibrate
+    from .calib.qdq import CalibConfig, CalibrationError
+    from .engine.modelfolder import ModelError
+
+    try:
+        cfg = CalibConfig(images=images, out_dir=out_dir, model_dir=model_dir, method=method, num=num, size=size, attention=attention, default_sensitive=not no_default_sensitive, keep_float=list(keep_float), auto_sensitivity=auto_sensitivity, force=force, eval_images=eval_images, eval_limit=eval_limit)
+        report = run_calibrate(cfg)
+    except (CalibrationError, ModelError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"calibrated on {report['images']} photos ({report['method']}); {len(report['images_skipped'])} files skipped")
+    for role, info in report["roles"].items():
+        click.echo(f"{role}: cache {info['cache']}, {info['qdq_pairs']} Q/DQ pairs, float compute nodes: {', '.join(info['float_compute_nodes']) or 'none'}")
+    acc = report.get("accuracy")
+    if acc:
+        click.echo(
+            f"accuracy vs {acc['reference']} on {acc['images']} held-out photos: RGB PSNR {acc['psnr_rgb_db']:.1f} dB, SSIM {acc['ssim_rgb']:.4f}, "
+            f"mean |ab| {acc['ab_mean_abs']:.2f}, colourfulness change {acc['colourfulness_change']:+.2f}"
+        )
+    click.echo(f"report: {Path(out_dir) / 'int8' / 'calibration.json'}")
+
+
+@main.command()
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(model_dir, as_json):

@@ -101,8 +101,10 @@ def build(cfg: BuildConfig) -> dict:
         if cfg.precision == "int8":
             from ..calib.qdq import int8_graph_path
 
-            model = onnx.load(str(int8_graph_path(cfg.int8_dir or out, role)))
-            model, info = transform(model, role, size, "fp32", cfg.attention, cfg.io)
+            # calibrated after the passes already; only check it (folding would undo the Q/DQ)
+            model = onnx.load(str(int8_graph_path(cfg.int8_dir or src.root, role)))
+            onnx.checker.check_model(model)
+            info = {"nodes_exported": len(model.graph.node), "nodes_final": len(model.graph.node), "ops": op_counts(model)}
         else:
             model, info = transform(onnx.load(str(src.onnx_path(role, "fp32"))), role, size, cfg.precision, cfg.attention, cfg.io)
         path = pdir / f"{role}.onnx"

@@ -1,0 +1,120 @@
+"""``paracolor calibrate``: Q/DQ graphs for fg, bg and fusion, with a range cache and a report.
+
+The graphs are calibrated after the builder's graph passes (static size, cleanup, fused
+attention, batched fusion encoders), so ``paracolor build --precision int8`` takes them as
+they are: folding them again would turn the weight DequantizeLinear nodes back into floats.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from ..engine.modelfolder import ROLES, ModelFolder
+from .qdq import (
+    CalibConfig,
+    cache_key,
+    float_nodes,
+    load_calibration_L,
+    matching,
+    quantize,
+    sensitive_nodes,
+)
+
+log = logging.getLogger("paracolor.calib")
+
+
+def _ort(model: onnx.ModelProto):
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+
+
+def _run(model, feeds: dict[str, np.ndarray], batch: int = 8) -> np.ndarray:
+    sess = _ort(model)
+    n = len(next(iter(feeds.values())))
+    return np.concatenate([sess.run(None, {k: v[i : i + batch] for k, v in feeds.items()})[0] for i in range(0, n, batch)])
+
+
+def auto_sensitive(model, feeds, method, exclude, cache: Path, k: int, probe: int = 8) -> list[dict]:
+    """Quantize one layer at a time and rank layers by the output error they cause alone.
+
+    Returns the ``k`` most harmful layers with their error (mean |ab| in network units).
+    The range cache makes each probe a pure re-quantization, without re-calibration.
+    """
+    small = {name: v[:probe] for name, v in feeds.items()}
+    ref = _run(model, small)
+    candidates = [n.name for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm") and n.name not in exclude]
+    scores = []
+    for name in candidates:
+        others = [c for c in candidates if c != name]
+        q = quantize(model, feeds, method, exclude + others, cache)
+        scores.append({"node": name, "error": float(np.abs(_run(q, small) - ref).mean())})
+    scores.sort(key=lambda s: -s["error"])
+    return scores[:k]
+
+
+def calibrate(cfg: CalibConfig) -> dict:
+    """Write ``<out>/int8/{fg,bg,fusion}.onnx`` and ``calibration.json``; returns the report."""
+    from ..builder.build import _prepare_out, transform
+
+    src = ModelFolder.load(cfg.model_dir)
+    size = cfg.size or src.input_size
+    out = Path(cfg.out_dir)
+    _prepare_out(src, out)
+    (out / "int8").mkdir(exist_ok=True)
+    cache_dir = out / "calib_cache"
+    cache_dir.mkdir(exist_ok=True)
+    L, images_hash, skipped = load_calibration_L(cfg.images, cfg.num, size)
+    graphs = {r: transform(onnx.load(str(src.onnx_path(r))), r, size, "fp32", cfg.attention, "fp32")[0] for r in ROLES}
+    ab_fg, ab_bg = _run(graphs["fg"], {"L": L}), _run(graphs["bg"], {"L": L})
+    feeds = {"fg": {"L": L}, "bg": {"L": L}, "fusion": {"L": L, "ab_fg": ab_fg, "ab_bg": ab_bg}}
+    report: dict = {"method": cfg.method, "images": len(L), "images_skipped": skipped, "size": size, "roles": {}}
+    for role in ROLES:
+        model = graphs[role]
+        exclude = (sensitive_nodes(model, role) if cfg.default_sensitive else []) + matching(model, cfg.keep_float)
+        cache = cache_dir / f"{role}-{cache_key(model, cfg.method, images_hash)}.json"
+        if cfg.force and cache.exists():
+            cache.unlink()
+        hit = cache.exists()
+        auto = []
+        if cfg.auto_sensitivity > 0:
+            if not hit:  # one full calibration fills the cache the probes reuse
+                quantize(model, feeds[role], cfg.method, sorted(set(exclude)), cache)
+            auto = auto_sensitive(model, feeds[role], cfg.method, sorted(set(exclude)), cache, cfg.auto_sensitivity)
+            exclude += [a["node"] for a in auto]
+        exclude = sorted(set(exclude))
+        q = quantize(model, feeds[role], cfg.method, exclude, cache)
+        onnx.save(q, str(out / "int8" / f"{role}.onnx"))
+        report["roles"][role] = {
+            "cache": "hit" if hit else "miss",
+            "cache_file": cache.name,
+            "kept_float": exclude,
+            "auto_sensitivity": auto,
+            "float_compute_nodes": float_nodes(q),
+            "qdq_pairs": sum(1 for n in q.graph.node if n.op_type == "QuantizeLinear"),
+        }
+        log.info("%s: %s, %d Q/DQ pairs, %d nodes kept float", role, report["roles"][role]["cache"], report["roles"][role]["qdq_pairs"], len(exclude))
+    if cfg.eval_images:
+        report["accuracy"] = accuracy(out, cfg.eval_images, size, cfg.eval_limit)
+    card = json.loads((out / "model.json").read_text())
+    card.setdefault("builds", {})["int8"] = {"size": size, "attention": cfg.attention, "io": "fp32", "method": cfg.method, "accuracy": report.get("accuracy")}
+    (out / "model.json").write_text(json.dumps(card, indent=1))
+    (out / "int8" / "calibration.json").write_text(json.dumps(report, indent=1, default=str))
+    return report
+
+
+def accuracy(folder: Path, images: str, size: int, limit: int) -> dict:
+    """INT8 against the FP32 PyTorch model (or FP32 ONNX without torch) on held-out photos."""
+    from ..builder.report import compare, reference_runners
+    from ..engine.runners.onnxruntime import OrtRunner
+
+    candidate = {r: OrtRunner(folder / "int8" / f"{r}.onnx", r) for r in ROLES}
+    reference, name = reference_runners(folder)
+    return {"reference": name, "images_dir": str(images), **compare(folder, candidate, reference, [images], size, limit)}

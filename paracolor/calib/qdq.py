@@ -1,0 +1,178 @@
+"""INT8 by explicit quantization: Q/DQ graphs from real photos (onnxruntime static quantization).
+
+TensorRT 11 has no calibrators; INT8 exists only where the ONNX graph holds QuantizeLinear /
+DequantizeLinear pairs. The graphs written here are what TensorRT requires: QDQ format,
+symmetric int8 with zero point 0, per-channel weights. Sensitive layers stay in float.
+The same graphs run on the CPU with onnxruntime's int8 kernels.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+
+from .. import colorspace
+from ..engine.io import ImageError, find_images, read_image
+
+log = logging.getLogger("paracolor.calib")
+METHODS = ("entropy", "percentile", "minmax")
+
+
+class CalibrationError(ValueError):
+    """Bad calibration input (empty folder, no decodable images, ...)."""
+
+
+@dataclass
+class CalibConfig:
+    """Options of ``paracolor calibrate``."""
+
+    images: str
+    out_dir: str
+    model_dir: str | None = None
+    method: str = "entropy"
+    num: int = 64
+    size: int | None = None
+    attention: str = "fused"
+    default_sensitive: bool = True  # attention, first/last convs, fusion decoder output
+    keep_float: list[str] = field(default_factory=list)  # extra node-name regexes kept in float
+    auto_sensitivity: int = 0  # also keep the K most harmful layers (measured) in float
+    force: bool = False  # ignore the calibration cache
+    eval_images: str | None = None  # held-out photos for the accuracy report
+    eval_limit: int = 100
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose from {METHODS}")
+        if self.num < 1:
+            raise ValueError("--num must be at least 1")
+
+
+def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, str, list[str]]:
+    """L at network size for up to ``num`` decodable photos; also a hash of the image set.
+
+    Raises :class:`CalibrationError` naming the folder when nothing usable is there; files
+    that fail to decode are skipped and reported.
+    """
+    import cv2
+
+    try:
+        paths = [p for p, _ in find_images([images])]
+    except ImageError as exc:
+        raise CalibrationError(f"calibration images: {exc}") from None
+    if not paths:
+        raise CalibrationError(f"{images}: no image files to calibrate on")
+    Ls, used, skipped = [], [], []
+    h = hashlib.sha256()
+    for p in paths:
+        if len(used) >= num:
+            break
+        try:
+            img = read_image(p)
+        except ImageError as exc:
+            skipped.append(str(exc))
+            continue
+        L8 = cv2.resize(img.lab_L8() if img.bit_depth == 8 else (img.lab_L() * colorspace.L8_SCALE).astype(np.uint8), (size, size), interpolation=cv2.INTER_AREA)
+        Ls.append(colorspace.L8_to_net(L8)[None])
+        used.append(str(p))
+        h.update(p.name.encode())
+        h.update(p.read_bytes())
+    if not Ls:
+        raise CalibrationError(f"{images}: none of the {len(paths)} files could be decoded ({skipped[0]})")
+    return np.stack(Ls).astype(np.float32), h.hexdigest(), skipped
+
+
+def sensitive_nodes(model: onnx.ModelProto, role: str) -> list[str]:
+    """Default float-kept nodes: attention, first and last convolutions (for fusion: its
+    encoder input conv and decoder output conv)."""
+    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
+    names = [convs[0], convs[-1]] if convs else []
+    names += [n.name for n in model.graph.node if "attention" in n.name.lower() or n.op_type in ("Attention", "Softmax")]
+    return sorted(set(names))
+
+
+class _Reader:
+    """onnxruntime CalibrationDataReader over prepared feeds (batch of 1 per call)."""
+
+    def __init__(self, feeds: dict[str, np.ndarray]):
+        self.feeds = feeds
+        self.n = len(next(iter(feeds.values())))
+        self.i = 0
+
+    def get_next(self):
+        if self.i >= self.n:
+            return None
+        item = {k: v[self.i : self.i + 1] for k, v in self.feeds.items()}
+        self.i += 1
+        return item
+
+    def rewind(self):
+        self.i = 0
+
+    def __len__(self):
+        return self.n
+
+    def set_range(self, start_index, end_index):  # used by onnxruntime's strided calibration
+        self.i = start_index
+
+
+def quantize(model: onnx.ModelProto, feeds: dict[str, np.ndarray], method: str, exclude: list[str], cache_path: Path) -> onnx.ModelProto:
+    """Static QDQ quantization (symmetric int8, per-channel weights) with a range cache file."""
+    import tempfile
+
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    methods = {"entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile, "minmax": CalibrationMethod.MinMax}
+    with tempfile.TemporaryDirectory(prefix="paracolor-q-") as tmp:
+        src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
+        onnx.save(model, str(src))
+        quantize_static(
+            str(src),
+            str(dst),
+            _Reader(feeds),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=exclude,
+            calibrate_method=methods[method],
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "CalibMovingAverage": False},
+            calibration_cache_path=str(cache_path),
+        )
+        return onnx.load(str(dst))
+
+
+def int8_graph_path(folder, role: str) -> Path:
+    """Where ``paracolor calibrate`` writes the Q/DQ graph of ``role``."""
+    path = Path(folder) / "int8" / f"{role}.onnx"
+    if not path.is_file():
+        raise CalibrationError(f"{path}: no INT8 graph; run 'paracolor calibrate' first")
+    return path
+
+
+def cache_key(model: onnx.ModelProto, method: str, images_hash: str) -> str:
+    """Cache file stem: model hash, method and image-set hash.
+
+    The cached tensor ranges do not depend on which nodes stay float, so one calibration
+    serves every exclusion set (auto-sensitivity probes reuse it).
+    """
+    mh = hashlib.sha256(model.SerializeToString()).hexdigest()[:16]
+    return f"{mh}-{method}-{images_hash[:16]}"
+
+
+def float_nodes(model: onnx.ModelProto) -> list[str]:
+    """Names of compute nodes that read no DequantizeLinear output (i.e. left in float)."""
+    dq_out = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
+    return [n.name for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm", "Attention") and not any(i in dq_out for i in n.input[:1])]
+
+
+def matching(model: onnx.ModelProto, patterns: list[str]) -> list[str]:
+    """Node names matching any of the regexes."""
+    regs = [re.compile(p) for p in patterns]
+    return [n.name for n in model.graph.node if any(r.search(n.name) for r in regs)]
+
