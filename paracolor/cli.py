@@ -118,7 +118,7 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
 @click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
-@click.option("--schedule", type=click.Choice(["parallel", "sequential"]), default="parallel", show_default=True, help="Run fg and bg at once or one after the other.")
+@click.option("--schedule", type=click.Choice(["parallel", "sequential", "merged"]), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
 @click.option("--batch-size", default=4, show_default=True)
 @click.option("--size", type=int, default=None, help="Network input size (multiple of 32; default: the model's, 256).")
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "tiff", "webp"]), default=None, help="Output format (default: as the input).")
@@ -271,6 +271,37 @@ def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_flo
             f"mean |ab| {acc['ab_mean_abs']:.2f}, colourfulness change {acc['colourfulness_change']:+.2f}"
         )
     click.echo(f"report: {Path(out_dir) / 'int8' / 'calibration.json'}")
+
+
+def _csv(kind):
+    return lambda ctx, param, value: [kind(v) for v in value.split(",") if v] if value else []
+
+
+@main.command()
+@click.option("-o", "--output", "out_dir", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False))
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--images", type=click.Path(exists=True, file_okay=False), default=None, help="Photo folder (default: synthetic photos).")
+@click.option("--num", default=1000, show_default=True, help="Images per configuration (cycling over the folder).")
+@click.option("--warmup", default=3, show_default=True, help="Warm-up batches.")
+@click.option("--backend", "backends", default="onnxruntime,torch,tensorrt", show_default=True, callback=_csv(str))
+@click.option("--precision", "precisions", default="fp32,fp16,int8", show_default=True, callback=_csv(str))
+@click.option("--batch-size", "batch_sizes", default="1,8,32", show_default=True, callback=_csv(int))
+@click.option("--schedule", "schedules", default="sequential,parallel,merged", show_default=True, callback=_csv(str))
+@click.option("--cuda-graphs", "cuda_graphs", default="off,on", show_default=True, callback=lambda c, p, v: [x == "on" for x in v.split(",") if x])
+@click.option("--size", type=int, default=None)
+@click.option("--threads", type=int, default=None)
+@click.option("--tag", default="", help="Machine label used in the file names.")
+def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, tag):
+    """Per-stage runtime analysis (the paper's Table) over a configuration matrix."""
+    from .bench.harness import BenchConfig, run_bench
+
+    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, tag=tag)
+    try:
+        data = run_bench(cfg)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(Path(data["files"]["markdown"]).read_text())
+    click.echo("written: " + ", ".join(data["files"].values()))
 
 
 @main.command()

@@ -15,7 +15,7 @@ import numpy as np
 
 from .. import colorspace
 from .io import DecodedImage
-from .modelfolder import ROLES, ModelFolder
+from .modelfolder import ROLES, ModelError, ModelFolder
 from .runners.base import Runner
 from .scheduler import SCHEDULES, StageScheduler
 
@@ -77,6 +77,11 @@ def make_runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, Runner]:
 
     providers = pick_providers(cfg.device)
     cores = cfg.threads or os.cpu_count() or 1
+    if cfg.schedule == "merged":
+        merged = folder.root / cfg.precision / "fg_bg.onnx"
+        if not merged.is_file():
+            raise ModelError(f"{merged}: no merged fg+bg graph; run 'paracolor build --merge-fg-bg --precision {cfg.precision}'")
+        return {"fg_bg": OrtRunner(merged, "fg+bg", providers, cores), "fusion": OrtRunner(folder.onnx_path("fusion", cfg.precision), "fusion", providers, cores)}
     # Two generators at once share the cores; run alone, each stage may use all of them.
     gen_threads = max(1, cores // 2) if cfg.schedule == "parallel" else cores
     threads = {"fg": gen_threads, "bg": gen_threads, "fusion": cores}
@@ -95,7 +100,10 @@ class Colorizer:
                 f"the {cfg.precision} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.precision)} px, not {self.size}"
             )
         self.runners = runners or make_runners(self.folder, cfg)
-        self.scheduler = StageScheduler(self.runners["fg"], self.runners["bg"], self.runners["fusion"], cfg.schedule)
+        if cfg.schedule == "merged":
+            self.scheduler = StageScheduler(self.runners["fg_bg"], None, self.runners["fusion"], "merged")
+        else:
+            self.scheduler = StageScheduler(self.runners["fg"], self.runners["bg"], self.runners["fusion"], cfg.schedule)
 
     def close(self):
         self.scheduler.close()

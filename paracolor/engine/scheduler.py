@@ -2,7 +2,8 @@
 
 ``sequential``: fg, then bg, then fusion. ``parallel``: fg and bg at once (two threads on the
 CPU: onnxruntime releases the GIL; the GPU scheduler does the same with two CUDA streams),
-then fusion once both are done. The optional ``trace`` records stage start/end events, which
+then fusion once both are done. ``merged``: one graph holding both generators (built with
+``paracolor build --merge-fg-bg``), whose backend schedules the independent branches itself. The optional ``trace`` records stage start/end events, which
 tests use to check ordering and overlap.
 """
 
@@ -16,15 +17,18 @@ import numpy as np
 
 from .runners.base import Runner
 
-SCHEDULES = ("sequential", "parallel")
+SCHEDULES = ("sequential", "parallel", "merged")
 
 
 class StageScheduler:
     """Runs L (N,1,S,S) through fg || bg -> fusion; returns ab_fg, ab_bg and the fused ab."""
 
-    def __init__(self, fg: Runner, bg: Runner, fusion: Runner, schedule: str = "parallel", trace: list | None = None):
+    def __init__(self, fg: Runner, bg: Runner | None, fusion: Runner, schedule: str = "parallel", trace: list | None = None):
+        """For ``merged``, ``fg`` is the merged runner (outputs ab_fg and ab_bg) and ``bg`` is None."""
         if schedule not in SCHEDULES:
             raise ValueError(f"unknown schedule {schedule!r}; choose from {SCHEDULES}")
+        if (schedule == "merged") != (bg is None):
+            raise ValueError("the merged schedule takes one merged generator runner and no bg runner")
         self.fg, self.bg, self.fusion = fg, bg, fusion
         self.schedule = schedule
         self.trace = trace
@@ -46,7 +50,12 @@ class StageScheduler:
     def run(self, L: np.ndarray) -> dict[str, np.ndarray]:
         """All three stages for one batch; ``self.timings`` holds the last batch's stage times."""
         t0 = time.perf_counter()
-        if self._pool is not None:
+        if self.schedule == "merged":
+            self._mark("start", "fg+bg")
+            both = self.fg.run({"L": L})
+            self._mark("end", "fg+bg")
+            ab_fg, ab_bg = both["ab_fg"], both["ab_bg"]
+        elif self._pool is not None:
             bg_future = self._pool.submit(self._gen, self.bg, L)
             ab_fg = self._gen(self.fg, L)
             ab_bg = bg_future.result()
@@ -65,4 +74,5 @@ class StageScheduler:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
         for r in (self.fg, self.bg, self.fusion):
-            r.close()
+            if r is not None:
+                r.close()

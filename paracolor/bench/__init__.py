@@ -1,0 +1,1 @@
+"""Benchmark harness reproducing the paper's per-stage runtime analysis (``paracolor bench``)."""

@@ -1,0 +1,274 @@
+"""The benchmark matrix: backend x precision x batch size x schedule x CUDA graphs.
+
+Each configuration runs the real pipeline on real (or synthetic) photos: decode/preprocess,
+the parallel colorization stage (fg || bg), fusion, postprocess (upsample, Lab->RGB, encode).
+Every stage is timed separately per batch after a warm-up; configurations the machine cannot
+run are listed as skipped with the reason. Runners return host arrays, so every stage time
+includes the device synchronisation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import __version__
+from ..engine.io import encode_image, find_images, read_image
+from ..engine.modelfolder import ROLES, ModelFolder
+from ..engine.pipeline import Colorizer, EngineConfig
+
+STAGES = ("decode_preprocess", "parallel_colorization", "fusion", "postprocess", "end_to_end")
+PAPER = {"device": "GTX 1080", "batch": 1, "parallel_colorization": 15.0, "fusion": 9.0, "networks_total": 24.0, "images": 1000}
+
+
+@dataclass
+class BenchConfig:
+    """What to measure and where to write it."""
+
+    out_dir: str
+    model_dir: str | None = None
+    images: str | None = None  # None: synthetic photos
+    num: int = 1000  # images per configuration (cycling over the folder)
+    warmup: int = 3  # warm-up batches
+    backends: list[str] = field(default_factory=lambda: ["onnxruntime", "torch", "tensorrt"])
+    precisions: list[str] = field(default_factory=lambda: ["fp32", "fp16", "int8"])
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32])
+    schedules: list[str] = field(default_factory=lambda: ["sequential", "parallel", "merged"])
+    cuda_graphs: list[bool] = field(default_factory=lambda: [False, True])
+    size: int | None = None
+    threads: int | None = None
+    image_size: tuple[int, int] = (256, 256)  # synthetic photos (width, height)
+    tag: str = ""  # machine label for file names
+    plot: bool = True
+
+
+def _has(mod: str) -> bool:
+    return importlib.util.find_spec(mod) is not None
+
+
+def _cuda_available() -> bool:
+    if _has("torch"):
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str, graphs: bool) -> str | None:
+    """Why this machine cannot run a configuration (None: it can)."""
+    if backend == "tensorrt":
+        if not _has("tensorrt"):
+            return "TensorRT is not importable on this machine"
+        return "TensorRT runner not available in this paracolor version"
+    if graphs:
+        if backend == "onnxruntime" or not _cuda_available():
+            return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
+        return "CUDA-graph capture is not implemented for this runner yet"
+    if backend == "torch":
+        if not _has("torch"):
+            return "torch is not installed"
+        if precision == "int8":
+            return "the torch backend has no int8 path (int8 is a Q/DQ ONNX graph)"
+        if precision == "fp16" and not _cuda_available():
+            return "fp16 with the torch backend needs CUDA"
+        if schedule == "merged":
+            return "the merged fg+bg graph is an ONNX/TensorRT artifact"
+        if not (folder.root / "checkpoints").is_dir():
+            return "the model folder has no PyTorch checkpoints"
+        return None
+    if backend == "onnxruntime":
+        if precision != "fp32" and not (folder.root / precision / "fg.onnx").is_file():
+            how = "paracolor calibrate" if precision == "int8" else f"paracolor build --precision {precision}"
+            return f"no {precision} graphs in the model folder (make them with '{how}')"
+        if schedule == "merged" and not (folder.root / precision / "fg_bg.onnx").is_file():
+            return f"no merged {precision} graph (make it with 'paracolor build --merge-fg-bg --precision {precision}')"
+        return None
+    return f"unknown backend {backend}"
+
+
+def synthetic_photos(n: int, width: int, height: int, seed: int = 0) -> list[np.ndarray]:
+    """Smooth random colour images (JPEG-encoded bytes decode like photos)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        small = rng.uniform(0, 255, (8, 8, 3)).astype(np.float32)
+        img = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC)
+        out.append(np.clip(img + rng.normal(0, 8, img.shape), 0, 255).astype(np.uint8))
+    return out
+
+
+class _Source:
+    """Image source cycling over files (decoded each time: decode is a timed stage) or memory."""
+
+    def __init__(self, cfg: BenchConfig, tmp: Path):
+        if cfg.images:
+            self.paths = [p for p, _ in find_images([cfg.images])]
+            if not self.paths:
+                raise ValueError(f"{cfg.images}: no images to benchmark")
+        else:
+            tmp.mkdir(parents=True, exist_ok=True)
+            self.paths = []
+            for i, img in enumerate(synthetic_photos(16, *cfg.image_size)):
+                p = tmp / f"synthetic_{i}.jpg"
+                cv2.imwrite(str(p), img)
+                self.paths.append(p)
+
+    def batches(self, num: int, bs: int):
+        cyc = itertools.cycle(self.paths)
+        left = num
+        while left > 0:
+            take = min(bs, left)
+            yield [next(cyc) for _ in range(take)]
+            left -= take
+
+
+def _reset_peak_rss() -> None:
+    try:  # Linux: "5" resets the peak resident set size (VmHWM) of this process
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_rss_mb() -> float | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return None
+
+
+def _stats(values_ms: list[float]) -> dict:
+    a = np.asarray(values_ms)
+    return {"mean": float(a.mean()), "median": float(np.median(a)), "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99))}
+
+
+def measured_cpu_peak_gflops(seconds: float = 1.0) -> float:
+    """FP32 GEMM throughput of this CPU through numpy's BLAS (the 'measured peak')."""
+    n = 1024
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    b = a.T.copy()
+    a @ b
+    t0, reps = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
+
+
+def model_flops(folder: ModelFolder, precision: str, size: int) -> dict:
+    """FLOPs per image of fg, bg and fusion (from the ONNX graphs used)."""
+    import onnx
+
+    from .flops import count_flops
+
+    prec = precision if (folder.root / precision / "fg.onnx").is_file() else "fp32"
+    per = {r: count_flops(onnx.load(str(folder.root / prec / f"{r}.onnx")), size)["total"] for r in ROLES}
+    per["total"] = sum(per.values())
+    return per
+
+
+def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, bs: int, schedule: str) -> dict:
+    """Time one configuration; returns per-stage statistics in ms per image."""
+    engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads)
+    _reset_peak_rss()
+    col = Colorizer(engine)
+    per: dict[str, list[float]] = {s: [] for s in STAGES}
+    try:
+        batches = source.batches(cfg.num + cfg.warmup * bs, bs)
+        for k, paths in enumerate(batches):
+            t0 = time.perf_counter()
+            preps = [col.prepare(read_image(p)) for p in paths]
+            t1 = time.perf_counter()
+            out = col.infer(np.stack([p.L_net for p in preps]))
+            gen, fus = col.scheduler.timings["generators"], col.scheduler.timings["fusion"]
+            t2 = time.perf_counter()
+            for i, prep in enumerate(preps):
+                encode_image(col.finish(prep, out["ab"][i]), "jpg")
+            t3 = time.perf_counter()
+            if k < cfg.warmup:
+                continue
+            n = len(paths)
+            for name, value in zip(STAGES, (t1 - t0, gen, fus, t3 - t2, t3 - t0)):
+                per[name].append(1000.0 * value / n)
+    finally:
+        col.close()
+    stats = {s: _stats(v) for s, v in per.items()}
+    return {
+        "stages_ms_per_image": stats,
+        "throughput_img_s": 1000.0 / stats["end_to_end"]["mean"],
+        "networks_ms_per_image": stats["parallel_colorization"]["mean"] + stats["fusion"]["mean"],
+        "batches_timed": len(per["end_to_end"]),
+        "peak_rss_mb": _peak_rss_mb(),
+        "device_memory_mb": None,
+    }
+
+
+def environment() -> dict:
+    """CPU, GPU, driver and library versions of this machine."""
+    from ..builder.trt import gpu_identity
+    from ..info import _version
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    libs = {d: _version(d) for d in ("onnxruntime", "onnxruntime-gpu", "numpy", "opencv-python", "torch", "tensorrt")}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "gpu": gpu_identity(),
+        "python": platform.python_version(),
+        "paracolor": __version__,
+        "libraries": {k: v for k, v in libs.items() if v},
+        "date": time.strftime("%Y-%m-%d"),
+    }
+
+
+def run_bench(cfg: BenchConfig) -> dict:
+    """Run the whole matrix; writes JSON, Markdown and PNG into ``cfg.out_dir``; returns the result."""
+    from .report import write_outputs
+
+    folder = ModelFolder.load(cfg.model_dir)
+    size = cfg.size or folder.network_size("fp32")
+    out = Path(cfg.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    source = _Source(cfg, out / ".bench_synthetic")
+    env = environment()
+    peak = measured_cpu_peak_gflops()
+    results, skipped = [], []
+    for backend, precision, bs, schedule, graphs in itertools.product(cfg.backends, cfg.precisions, cfg.batch_sizes, cfg.schedules, cfg.cuda_graphs):
+        key = {"backend": backend, "precision": precision, "batch": bs, "schedule": schedule, "cuda_graphs": graphs}
+        reason = skip_reason(folder, backend, precision, schedule, graphs)
+        if reason:
+            skipped.append({**key, "reason": reason})
+            continue
+        res = run_config(cfg, source, backend, precision, bs, schedule)
+        flops = model_flops(folder, precision, size)
+        res["gflops_per_image"] = flops["total"] / 1e9
+        res["achieved_gflops_s"] = flops["total"] / (res["networks_ms_per_image"] / 1000.0) / 1e9
+        res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
+        res["fraction_of_peak"] = res["achieved_gflops_s"] / peak
+        results.append({**key, **res})
+    data = {
+        "config": {k: v for k, v in asdict(cfg).items()},
+        "network_size": size,
+        "environment": env,
+        "paper": PAPER,
+        "flops_note": "Conv, MatMul, Gemm and Attention counted (2 FLOPs per multiply-add); element-wise ops omitted",
+        "results": results,
+        "skipped": skipped,
+    }
+    data["files"] = write_outputs(data, out, cfg.tag or platform.node(), cfg.plot)
+    return data
