@@ -166,9 +166,22 @@ def cache_key(model: onnx.ModelProto, method: str, images_hash: str) -> str:
 
 
 def float_nodes(model: onnx.ModelProto) -> list[str]:
-    """Names of compute nodes that read no DequantizeLinear output (i.e. left in float)."""
+    """Compute nodes left in float.
+
+    A Conv/Gemm runs in INT8 only when its weights come through a DequantizeLinear (an excluded
+    conv may still read a shared, dequantized activation: it then computes in float); a MatMul
+    only when both operands do. Attention is never quantized here.
+    """
     dq_out = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear"}
-    return [n.name for n in model.graph.node if n.op_type in ("Conv", "MatMul", "Gemm", "Attention") and not any(i in dq_out for i in n.input[:1])]
+    floats = []
+    for n in model.graph.node:
+        if n.op_type in ("Conv", "Gemm") and n.input[1] not in dq_out:
+            floats.append(n.name)
+        elif n.op_type == "MatMul" and not (n.input[0] in dq_out and n.input[1] in dq_out):
+            floats.append(n.name)
+        elif n.op_type == "Attention":
+            floats.append(n.name)
+    return floats
 
 
 def matching(model: onnx.ModelProto, patterns: list[str]) -> list[str]:

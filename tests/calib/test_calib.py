@@ -1,0 +1,98 @@
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+pytest.importorskip("torch")
+pytest.importorskip("onnx_graphsurgeon")
+
+from paracolor.calib.calibrate import calibrate  # noqa: E402
+from paracolor.calib.qdq import CalibConfig, CalibrationError, float_nodes, sensitive_nodes  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def calibrated(tiny_model_dir, photo_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("int8") / "m"
+    cfg = CalibConfig(images=str(photo_dir), out_dir=str(out), model_dir=str(tiny_model_dir), method="minmax", num=4, eval_images=str(photo_dir), eval_limit=4)
+    return cfg, calibrate(cfg), out
+
+
+def test_qdq_graphs_written_and_cache_miss_then_hit(calibrated):
+    cfg, report, out = calibrated
+    assert all(report["roles"][r]["cache"] == "miss" for r in ("fg", "bg", "fusion"))
+    for role in ("fg", "bg", "fusion"):
+        model = onnx.load(str(out / "int8" / f"{role}.onnx"))
+        qs = [n for n in model.graph.node if n.op_type == "QuantizeLinear"]
+        assert qs, role
+        # TensorRT needs symmetric int8: every zero point is 0 and of type int8
+        inits = {i.name: i for i in model.graph.initializer}
+        for q in qs:
+            zp = onnx.numpy_helper.to_array(inits[q.input[2]])
+            assert zp.dtype == np.int8 and not zp.any()
+    again = calibrate(cfg)
+    assert all(again["roles"][r]["cache"] == "hit" for r in ("fg", "bg", "fusion"))
+    forced = calibrate(CalibConfig(**{**cfg.__dict__, "force": True}))
+    assert all(forced["roles"][r]["cache"] == "miss" for r in ("fg", "bg", "fusion"))
+    card = json.loads((out / "model.json").read_text())
+    assert card["builds"]["int8"]["method"] == "minmax"
+
+
+def test_sensitive_layers_stay_float(calibrated, tiny_model_dir):
+    _, report, out = calibrated
+    fg = onnx.load(str(out / "int8" / "fg.onnx"))
+    floats = set(float_nodes(fg))
+    kept = set(report["roles"]["fg"]["kept_float"])
+    convs = [n.name for n in fg.graph.node if n.op_type == "Conv"]
+    assert convs[0] in floats and convs[-1] in floats  # first and last convolutions
+    assert any("attention" in n.lower() for n in floats)  # the attention block
+    quantized = [c for c in convs if c not in floats]
+    assert len(quantized) >= len(convs) - 5  # everything else is int8
+    assert floats <= kept | {"attention0/Attention"}
+
+
+def test_report_numbers(calibrated):
+    _, report, _ = calibrated
+    acc = report["accuracy"]
+    assert acc["reference"] == "pytorch-fp32" and acc["images"] == 4
+    assert 15.0 < acc["psnr_rgb_db"] < 200 and 0 < acc["ssim_rgb"] <= 1
+    assert acc["ab_mean_abs"] > 0 and abs(acc["colourfulness_change"]) < 20
+
+
+def test_compare_identical_runners_is_exact(tiny_model_dir, photo_dir):
+    from paracolor.builder.report import compare, reference_runners
+
+    ref, _ = reference_runners(tiny_model_dir)
+    res = compare(tiny_model_dir, ref, ref, [str(photo_dir)], 64, limit=3)
+    assert res["ab_max_abs"] == 0.0 and res["psnr_rgb_db"] == float("inf") and res["colourfulness_change"] == 0.0
+
+
+def test_auto_sensitivity_keeps_k_layers(tiny_model_dir, photo_dir, tmp_path):
+    cfg = CalibConfig(images=str(photo_dir), out_dir=str(tmp_path / "m"), model_dir=str(tiny_model_dir), method="minmax", num=2, auto_sensitivity=2, default_sensitive=False)
+    report = calibrate(cfg)
+    auto = report["roles"]["fusion"]["auto_sensitivity"]
+    assert len(auto) == 2 and auto[0]["error"] >= auto[1]["error"] > 0
+    assert {a["node"] for a in auto} <= set(float_nodes(onnx.load(str(tmp_path / "m" / "int8" / "fusion.onnx"))))
+
+
+def test_bad_image_folders(tiny_model_dir, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(CalibrationError, match="no image files"):
+        calibrate(CalibConfig(images=str(empty), out_dir=str(tmp_path / "o"), model_dir=str(tiny_model_dir)))
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "a.jpg").write_bytes(b"not a jpeg")
+    (junk / "b.png").write_bytes(b"")
+    with pytest.raises(CalibrationError, match="none of the 2 files could be decoded"):
+        calibrate(CalibConfig(images=str(junk), out_dir=str(tmp_path / "o"), model_dir=str(tiny_model_dir)))
+    with pytest.raises(CalibrationError, match="no such file"):
+        calibrate(CalibConfig(images=str(tmp_path / "missing"), out_dir=str(tmp_path / "o"), model_dir=str(tiny_model_dir)))
+
+
+def test_sensitive_nodes_for_fusion(tiny_model_dir):
+    from paracolor.builder.build import transform
+
+    model, _ = transform(onnx.load(str(tiny_model_dir / "fp32" / "fusion.onnx")), "fusion", 64, "fp32", "fused", "fp32")
+    names = sensitive_nodes(model, "fusion")
+    assert any("conv_out" in n for n in names) and any("conv_in" in n for n in names)
