@@ -79,7 +79,7 @@ class DecodedImage:
 _EXIF_ORIENTATION = 0x0112
 
 
-def _probe(path: Path, data: bytes) -> tuple[tuple[int, int] | None, int]:
+def _probe(path, data: bytes) -> tuple[tuple[int, int] | None, int]:
     """(width, height) from the header without decoding pixels, and the EXIF orientation."""
     import io
 
@@ -130,6 +130,11 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
         raise ImageError(path, "permission denied (file is not readable)") from None
     except OSError as exc:
         raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
+    return decode_image(data, path, max_pixels)
+
+
+def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+    """Decode an encoded image held in memory; ``path`` names it in errors and results."""
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
     size, orientation = _probe(path, data)

@@ -1,0 +1,97 @@
+"""CPU engine benchmark (issue 3's targets), printing numbers and writing a results file.
+
+1. ONNX Runtime vs PyTorch eager end-to-end throughput on the same weights, 256x256 photos,
+   measured in one run with the two backends interleaved (blocks alternate, so drift in the
+   machine's load affects both alike).
+2. Cost of a 3000x2000 photo against a 256x256 one through the ONNX Runtime pipeline, with and
+   without the JPEG codec (decode/encode scale with pixels whatever the engine does).
+
+Usage: python benchmarks/engine_cpu.py [--model DIR] [--images DIR] [--rounds 5] [--out benchmarks/results]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from paracolor.bench.harness import environment
+from paracolor.engine.io import decode_image, encode_image, find_images
+from paracolor.engine.pipeline import Colorizer, EngineConfig
+
+
+def time_pipeline(col: Colorizer, blobs: list[bytes], codec: bool) -> float:
+    """Seconds per image for decode? + prepare + infer + finish + encode? (batch 1)."""
+    images = None if codec else [decode_image(b) for b in blobs]
+    t0 = time.perf_counter()
+    for i, blob in enumerate(blobs):
+        img = decode_image(blob) if codec else images[i]
+        prep = col.prepare(img)
+        out = col.infer(prep.L_net[None])
+        bgr = col.finish(prep, out["ab"][0])
+        if codec:
+            encode_image(bgr, "jpg")
+    return (time.perf_counter() - t0) / len(blobs)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=None, help="model folder (default: bundled)")
+    ap.add_argument("--images", default=None, help="256x256 photos (default: synthetic)")
+    ap.add_argument("--num", type=int, default=20, help="images per block")
+    ap.add_argument("--rounds", type=int, default=5, help="alternating blocks per backend")
+    ap.add_argument("--out", default="benchmarks/results")
+    ap.add_argument("--tag", default=platform.node())
+    args = ap.parse_args()
+
+    if args.images:
+        paths = [p for p, _ in find_images([args.images])][: args.num]
+        small = [cv2.imencode(".jpg", cv2.resize(cv2.imread(str(p)), (256, 256)))[1].tobytes() for p in paths]
+    else:
+        rng = np.random.default_rng(0)
+        small = [cv2.imencode(".jpg", cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.uint8), (256, 256), interpolation=cv2.INTER_CUBIC))[1].tobytes() for _ in range(args.num)]
+    base = cv2.imdecode(np.frombuffer(small[0], np.uint8), cv2.IMREAD_COLOR)
+    big = [cv2.imencode(".jpg", cv2.resize(base, (3000, 2000), interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()]
+
+    cols = {b: Colorizer(EngineConfig(model_dir=args.model, backend=b)) for b in ("onnxruntime", "torch")}
+    for col in cols.values():  # warm-up
+        time_pipeline(col, small[:3], True)
+    per = {b: [] for b in cols}
+    for _ in range(args.rounds):
+        for b, col in cols.items():
+            per[b].append(time_pipeline(col, small, True))
+    ort_ips = 1.0 / np.median(per["onnxruntime"])
+    pt_ips = 1.0 / np.median(per["torch"])
+
+    ort = cols["onnxruntime"]
+    sizes = {}
+    for codec in (False, True):
+        s = np.median([time_pipeline(ort, small[:5], codec) for _ in range(args.rounds)])
+        b = np.median([time_pipeline(ort, big * 3, codec) for _ in range(args.rounds)])
+        sizes["with_codec" if codec else "engine_only"] = {"256x256_ms": 1000 * s, "3000x2000_ms": 1000 * b, "ratio": b / s}
+    result = {
+        "what": "paracolor CPU engine benchmark (batch 1, 256x256 network input)",
+        "environment": environment(),
+        "model": str(ort.folder.root),
+        "throughput_img_s": {"onnxruntime": ort_ips, "torch_eager": pt_ips, "speedup": ort_ips / pt_ips},
+        "per_block_s_per_image": per,
+        "fullres_cost": sizes,
+        "targets": {"ort_vs_torch_speedup_min": 1.3, "fullres_ratio_max": 1.25},
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{result['environment']['date']}-{args.tag}-engine-cpu.json"
+    path.write_text(json.dumps(result, indent=1))
+    print(f"end-to-end throughput, 256x256, batch 1: onnxruntime {ort_ips:.2f} img/s, torch eager {pt_ips:.2f} img/s -> {ort_ips / pt_ips:.2f}x")
+    for k, v in sizes.items():
+        print(f"{k}: 256x256 {v['256x256_ms']:.1f} ms, 3000x2000 {v['3000x2000_ms']:.1f} ms -> {v['ratio']:.2f}x")
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()
