@@ -124,12 +124,13 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.option("--format", "fmt", type=click.Choice(["png", "jpg", "tiff", "webp"]), default=None, help="Output format (default: as the input).")
 @click.option("--suffix", default="", help="Appended to output file names, e.g. _color.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
+@click.option("--resume", is_flag=True, help="Continue a stopped run: skip complete outputs, remove stale temporary files.")
 @click.option("--save-stages", is_flag=True, help="Also write the foreground and background results (_fg, _bg).")
 @click.option("--max-pixels", default=268_000_000, show_default=True, help="Refuse larger images (decompression bombs).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a JSON report of every file.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def colorize(inputs, output_dir, model_dir, backend, precision, schedule, batch_size, size, fmt, suffix, overwrite, save_stages, max_pixels, report, threads, quiet):
+def colorize(inputs, output_dir, model_dir, backend, precision, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, quiet):
     """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.io import ImageError
@@ -140,7 +141,7 @@ def colorize(inputs, output_dir, model_dir, backend, precision, schedule, batch_
         engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads)
         cfg = ColorizeConfig(
             inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
-            overwrite=overwrite, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
+            overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
         )
         summary = colorize_files(cfg)
     except (ImageError, ModelError, ValueError) as exc:
@@ -159,7 +160,7 @@ def _print_summary(summary):
     for item in summary.failed:
         click.echo(f"  FAILED  {item['path']}: {item['reason']}", err=True)
     if summary.interrupted:
-        click.echo("interrupted: finished outputs are complete; run again to continue (existing outputs are skipped)", err=True)
+        click.echo("interrupted: finished outputs are complete and no partial file is left; run again with --resume to continue", err=True)
 
 
 # ---------------------------------------------------------------------------------------------

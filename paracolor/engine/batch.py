@@ -33,6 +33,7 @@ class ColorizeConfig:
     format: str | None = None  # None: keep the input's format when writable, else png
     suffix: str = ""
     overwrite: bool = False
+    resume: bool = False  # skip complete outputs (even with overwrite) and clear stale temp files
     save_stages: bool = False
     max_pixels: int = DEFAULT_MAX_PIXELS
     prefetch: int = 2  # batches decoded ahead of inference
@@ -109,11 +110,25 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
             summary.failed.append({"path": str(src), "reason": f"same output name {dst} as {claimed[key]}"})
             continue
         claimed[key] = src
-        if not cfg.overwrite and all(t.exists() for t in targets):
-            summary.skipped.append({"path": str(src), "output": str(dst), "reason": "output exists (use --overwrite)"})
+        if all(t.exists() for t in targets) and (cfg.resume or not cfg.overwrite):
+            why = "already done (resume)" if cfg.resume else "output exists (use --overwrite)"
+            summary.skipped.append({"path": str(src), "output": str(dst), "reason": why})
             continue
         jobs.append(Job(src, dst, stage_dsts))
     return jobs
+
+
+def clear_stale_partials(out_dir: Path) -> int:
+    """Remove temporary files a killed run left behind (``.<name>.<random>.partial``)."""
+    removed = 0
+    if out_dir.is_dir():
+        for p in out_dir.rglob(".*.partial"):
+            try:
+                p.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
 
 
 def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event):
@@ -167,6 +182,8 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     """
     t0 = time.perf_counter()
     summary = Summary()
+    if cfg.resume:
+        clear_stale_partials(Path(cfg.output_dir))
     jobs = plan_jobs(cfg, summary)
     own = colorizer is None
     if jobs and own:

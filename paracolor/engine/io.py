@@ -137,6 +137,9 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
     """Decode an encoded image held in memory; ``path`` names it in errors and results."""
     if not data:
         raise ImageError(path, "empty file (0 bytes)")
+    truncated = _truncation(data)
+    if truncated:
+        raise ImageError(path, truncated)
     size, orientation = _probe(path, data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise ImageError(
@@ -165,6 +168,20 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
     else:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
     return DecodedImage(str(path), rgb, grey, alpha)
+
+
+def _truncation(data: bytes) -> str | None:
+    """A reason if a JPEG or PNG stream is cut short (decoders would silently fill it in grey)."""
+    if data[:3] == b"\xff\xd8\xff":
+        # the end-of-image marker must follow the last start-of-scan (an EXIF thumbnail has
+        # its own markers earlier in the file)
+        sos = data.rfind(b"\xff\xda")
+        if sos < 0 or data.find(b"\xff\xd9", sos) < 0:
+            return "truncated JPEG (no end-of-image marker after the image data)"
+    elif data[:8] == b"\x89PNG\r\n\x1a\n":
+        if data.rfind(b"IEND") < 0:
+            return "truncated PNG (no IEND chunk)"
+    return None
 
 
 _L8_TABLE: np.ndarray | None = None

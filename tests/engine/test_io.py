@@ -47,20 +47,13 @@ def test_exif_orientation_applied(tmp_path):
 
 @pytest.mark.parametrize(
     "content,cause",
-    [(b"", "empty file"), (b"this is not an image at all", "not a decodable image"), (None, "truncated")],
+    [(b"", "empty file"), (b"this is not an image at all", "not a decodable image"), ("jpg", "truncated JPEG"), ("png", "truncated PNG")],
 )
 def test_bad_files_raise_clear_errors(tmp_path, content, cause):
     p = tmp_path / "bad.jpg"
-    if content is None:
-        good = write_photo(tmp_path / "good.jpg", 64, 64).read_bytes()
-        p.write_bytes(good[: len(good) // 3])
-        try:
-            im = read_image(p)  # libjpeg may return a partly grey image for truncated data
-        except ImageError as exc:
-            assert str(p) in str(exc)
-        else:
-            assert im.pixels.shape == (64, 64, 3)
-        return
+    if isinstance(content, str):  # a real file cut short (libjpeg alone would fill it in grey)
+        good = write_photo(tmp_path / f"good.{content}", 64, 64).read_bytes()
+        content = good[: len(good) * 2 // 3]
     p.write_bytes(content)
     with pytest.raises(ImageError, match=cause) as err:
         read_image(p)
