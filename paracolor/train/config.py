@@ -50,6 +50,9 @@ class TrainConfig:
     device: str = "auto"
     amp: bool = True  # mixed precision on CUDA only
     val_limit: int = 50
+    #: GAN stage: an epoch can be "best" (lowest colourfulness gap) only if its PSNR is at most
+    #: this many dB below the grey baseline's; plausible colour costs a little PSNR, noise a lot
+    best_psnr_margin: float = 1.0
     resume: bool = True
     progress: bool = True
 

@@ -287,7 +287,8 @@ class GanStage(PretrainStage):
         summary = super().validate()
         if summary and self.grey_psnr is None:
             # the grey baseline (ab = 0) on the same images: a GAN epoch only counts as "best"
-            # if it is no worse than grey, so colour noise cannot win on colourfulness alone
+            # if its PSNR is within best_psnr_margin of grey, so colour noise cannot win on
+            # colourfulness alone
             val = data.PhotoDataset(self.val_paths, self.cfg.size, train=False)
             greys, refs = [], []
             for i in range(len(val)):
@@ -300,7 +301,7 @@ class GanStage(PretrainStage):
         return summary
 
     def accept_best(self, summary):
-        return summary["psnr"] >= summary["grey_psnr"]
+        return summary["psnr"] >= summary["grey_psnr"] - self.cfg.best_psnr_margin
 
     def modules(self):
         return {"G": self.G, "D": self.D}
