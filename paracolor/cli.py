@@ -195,7 +195,7 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 
 
 @main.command()
-@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write (may be the source).")
+@click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False), help="Model folder to write (may be the source).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Source model folder (default: bundled).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True)
 @click.option("--max-batch", default=8, show_default=True, help="Largest batch of the TensorRT profile.")
@@ -213,14 +213,26 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 @click.option("--max-aux-streams", type=int, default=None)
 @click.option("--timing-cache", type=click.Path(dir_okay=False), default=None, help="Timing cache file, loaded and saved.")
 @click.option("--dla-core", type=int, default=None, help="Build for this DLA core with GPU fallback (Jetson).")
+@click.option("--dla-stage", "dla_stages", multiple=True, type=click.Choice(["fg", "bg", "fusion"]), help="With --bundle: stages to place on the DLA (default: fusion).")
+@click.option("--bundle", "bundle_dir", type=click.Path(exists=True, file_okay=False), default=None, help="On the device: build engines from a deploy bundle.")
 @click.option("--no-engines", is_flag=True, help="Stop after the verified ONNX graphs.")
-def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, attention, io, merge_fg_bg, report_images, report_limit, int8_dir, workspace_mb, opt_level, max_aux_streams, timing_cache, dla_core, no_engines):
+def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, attention, io, merge_fg_bg, report_images, report_limit, int8_dir, workspace_mb, opt_level, max_aux_streams, timing_cache, dla_core, dla_stages, bundle_dir, no_engines):
     """Graph passes, precision, verification and (where TensorRT exists) engine build."""
-    from .builder.build import BuildConfig, build as run_build
+    from .builder.build import BuildConfig, build as run_build, build_bundle_engines
     from .builder.trt import TrtBuildError, TrtBuildOptions
     from .engine.modelfolder import ModelError
 
     opts = TrtBuildOptions(min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch, workspace_mb=workspace_mb, opt_level=opt_level, max_aux_streams=max_aux_streams, timing_cache=timing_cache, dla_core=dla_core)
+    if not bundle_dir and not out_dir:
+        raise click.UsageError("give -o/--output (or --bundle DIR on the device)")
+    if bundle_dir:
+        try:
+            done = build_bundle_engines(bundle_dir, opts, tuple(dla_stages or (("fusion",) if dla_core is not None else ())))
+        except (ModelError, TrtBuildError) as exc:
+            raise click.ClickException(str(exc)) from None
+        for role, info in done.items():
+            click.echo(f"{role}: {info['status']} on {info['device']} -> {info['plan']}")
+        return
     cfg = BuildConfig(out_dir=out_dir, model_dir=model_dir, precision=precision, size=size, attention=attention, io=io, merge_fg_bg=merge_fg_bg, report_images=list(report_images), report_limit=report_limit, int8_dir=int8_dir, trt=opts, build_engines=not no_engines)
     try:
         report = run_build(cfg)
@@ -272,6 +284,24 @@ def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_flo
             f"mean |ab| {acc['ab_mean_abs']:.2f}, colourfulness change {acc['colourfulness_change']:+.2f}"
         )
     click.echo(f"report: {Path(out_dir) / 'int8' / 'calibration.json'}")
+
+
+@main.command()
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="New folder for the bundle.")
+@click.option("--precision", type=click.Choice(["fp16", "int8", "fp32"]), default="fp16", show_default=True)
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
+@click.option("--attention", type=click.Choice(["fused", "matmul"]), default="fused", show_default=True, help="matmul for JetPack 6 (TensorRT 10.3).")
+@click.option("--report-images", multiple=True, type=click.Path(exists=True))
+def bundle(out_dir, precision, model_dir, attention, report_images):
+    """A torch-free folder to copy to a device: verified graphs, card, device requirements."""
+    from .builder.bundle import make_bundle
+    from .engine.modelfolder import ModelError
+
+    try:
+        manifest = make_bundle(out_dir, precision, model_dir, attention, list(report_images))
+    except (ModelError, ValueError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"bundle ({precision}, {len(manifest['files'])} files) in {out_dir}; on the device: paracolor build --bundle {out_dir}")
 
 
 def _csv(kind):

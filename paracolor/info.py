@@ -45,7 +45,14 @@ def collect_info(model_dir=None) -> dict:
         "torch": "available" if importlib.util.find_spec("torch") else "not installed (pip install 'paracolor[train]')",
         "tensorrt": "available" if importlib.util.find_spec("tensorrt") else "not installed",
     }
-    devices = {"cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores", "gpus": _gpus() or "none found"}
+    from .engine.memory import device_integrated, select_memory_mode
+
+    mode, why = select_memory_mode(device_integrated() if _gpus() else None)
+    devices = {
+        "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "gpus": _gpus() or "none found",
+        "gpu_memory_mode": f"{mode} ({why}; override with PARACOLOR_MEMORY_MODE=device|zero-copy)",
+    }
     try:
         model = ModelFolder.load(model_dir).describe()
     except ModelError as exc:

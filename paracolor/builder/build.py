@@ -149,3 +149,30 @@ def _examples():
     from ..examples import examples_dir
 
     return examples_dir()
+
+
+def build_bundle_engines(bundle_dir, opts: TrtBuildOptions, dla_roles: tuple[str, ...] = ()) -> dict:
+    """On the device: TensorRT engines from a bundle's verified graphs (engine cache applies).
+
+    ``dla_roles`` places those stages on DLA core ``opts.dla_core`` (GPU fallback on); the
+    others are built for the GPU.
+    """
+    from dataclasses import replace
+
+    from .bundle import load_bundle
+    from .trt import TrtBuildError, cached_build, engine_dir_name, gpu_identity, tensorrt_available
+
+    manifest = load_bundle(bundle_dir)
+    if not tensorrt_available():
+        raise TrtBuildError("TensorRT is not importable on this machine: build the engines on the target device (JetPack ships it)")
+    import tensorrt as trt
+
+    precision = manifest["precision"]
+    pdir = Path(bundle_dir) / precision
+    edir = Path(bundle_dir) / "engines" / engine_dir_name(gpu_identity(), trt.__version__, precision)
+    done = {}
+    for role in manifest["roles"]:
+        role_opts = opts if role in dla_roles else replace(opts, dla_core=None)
+        plan, status = cached_build(pdir / f"{role}.onnx", edir, role, precision, role_opts)
+        done[role] = {"plan": str(plan), "status": status, "device": "DLA" if role_opts.dla_core is not None else "GPU"}
+    return done

@@ -37,6 +37,7 @@ class OrtRunner(Runner):
         super().__init__(role)
         import onnxruntime as ort
 
+        ort.set_default_logger_severity(3)  # graph-optimizer notices are not the user's concern
         self.path = Path(path)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL

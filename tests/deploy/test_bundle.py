@@ -1,0 +1,77 @@
+"""Jetson deploy bundle (CPU checks): contents, no torch, round trip, memory-mode logic."""
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from paracolor.cli import main
+from paracolor.engine.memory import select_memory_mode
+
+pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tiny_model_dir, photo_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("b") / "bundle"
+    res = CliRunner().invoke(main, ["bundle", "-o", str(out), "--model", str(tiny_model_dir), "--precision", "fp16", "--report-images", str(photo_dir)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_bundle_contents_and_requirements(bundle_dir):
+    manifest = json.loads((bundle_dir / "bundle.json").read_text())
+    files = set(manifest["files"])
+    for name in ("model.json", "requirements-device.txt", "README.md", "fp16/fg.onnx", "fp16/bg.onnx", "fp16/fusion.onnx", "fp16/build_report.json", "fp32/fg.onnx"):
+        assert name in files, name
+    assert not any(f.startswith("checkpoints/") or f.endswith((".safetensors", ".pt")) for f in files)  # no PyTorch weights
+    reqs = [line.split(">")[0].split("=")[0].strip().lower() for line in (bundle_dir / "requirements-device.txt").read_text().splitlines() if line and not line.startswith("#")]
+    assert "torch" not in reqs and "onnxruntime" in reqs and "numpy" in reqs
+    assert manifest["precision"] == "fp16"
+
+
+def test_bundle_round_trip_matches_package_path(bundle_dir, tiny_model_dir, photo_dir, tmp_path):
+    import cv2
+
+    a, b = tmp_path / "from_bundle", tmp_path / "from_model"
+    for model, out in ((bundle_dir, a), (tiny_model_dir, b)):
+        res = CliRunner().invoke(main, ["colorize", str(photo_dir), "-o", str(out), "--model", str(model), "--format", "png", "--quiet"])
+        assert res.exit_code == 0, res.output
+    for p in sorted(b.iterdir()):
+        assert np.array_equal(cv2.imread(str(p)), cv2.imread(str(a / p.name)))
+
+
+def test_bundle_verification_and_errors(bundle_dir, tiny_model_dir, tmp_path):
+    import shutil
+
+    from paracolor.builder.bundle import load_bundle
+    from paracolor.engine.modelfolder import ModelError
+
+    copy = tmp_path / "copy"
+    shutil.copytree(bundle_dir, copy)
+    assert load_bundle(copy)["precision"] == "fp16"
+    (copy / "fp16" / "fg.onnx").write_bytes(b"damaged in transit")
+    with pytest.raises(ModelError, match="fg.onnx: content differs"):
+        load_bundle(copy)
+    res = CliRunner().invoke(main, ["build", "--bundle", str(bundle_dir)])
+    assert res.exit_code != 0 and "TensorRT is not importable" in res.output
+    res = CliRunner().invoke(main, ["bundle", "-o", str(bundle_dir), "--model", str(tiny_model_dir)])
+    assert res.exit_code != 0 and "not empty" in res.output
+    res = CliRunner().invoke(main, ["bundle", "-o", str(tmp_path / "i8"), "--model", str(tiny_model_dir), "--precision", "int8"])
+    assert res.exit_code != 0 and "paracolor calibrate" in res.output
+
+
+@pytest.mark.parametrize(
+    "integrated,requested,env,mode",
+    [(True, None, None, "zero-copy"), (False, None, None, "device"), (None, None, None, "device"), (True, "device", None, "device"), (False, "zero-copy", None, "zero-copy"), (False, None, "zero-copy", "zero-copy"), (True, "auto", None, "zero-copy")],
+)
+def test_memory_mode_selection(monkeypatch, integrated, requested, env, mode):
+    if env:
+        monkeypatch.setenv("PARACOLOR_MEMORY_MODE", env)
+    else:
+        monkeypatch.delenv("PARACOLOR_MEMORY_MODE", raising=False)
+    got, why = select_memory_mode(integrated, requested)
+    assert got == mode and why
+    with pytest.raises(ValueError):
+        select_memory_mode(True, "unified")
