@@ -23,7 +23,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..engine.modelfolder import ROLES, ModelFolder
-from ..models.checkpoint import file_sha256
+from ..hashing import file_sha256
 
 DEVICE_REQUIREMENTS = """\
 # Device-side dependencies of a paracolor bundle (no PyTorch).

@@ -30,7 +30,8 @@ import torch
 from .. import __version__, colorspace
 from ..engine.io import find_images, read_image
 from ..engine.modelfolder import MODEL_FORMAT, ROLES, META_PREFIX
-from ..models.checkpoint import file_sha256, load_model
+from ..hashing import file_sha256
+from ..models.checkpoint import load_model
 from ..models.config import config_to_json
 from ..models.fusion import FusionHead
 

@@ -23,7 +23,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..models.checkpoint import file_sha256
+from ..hashing import file_sha256
 
 log = logging.getLogger("paracolor.trt")
 SIDECAR_FORMAT = "paracolor-engine-v1"

@@ -8,7 +8,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -98,15 +97,6 @@ def load_model(path, expect_kind: str | None = None, device: str = "cpu") -> tor
         )
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
     return model.to(device).eval()
-
-
-def file_sha256(path) -> str:
-    """Hex SHA-256 of a file (recorded in exported models as the source checkpoint hash)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_state(path, state: dict) -> Path:
