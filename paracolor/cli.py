@@ -116,8 +116,11 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False), help="Output folder (mirrors input folders).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
-@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto", show_default=True)
+@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch", "tensorrt"]), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (an engine folder, or a bundle/model folder with engines/).")
+@click.option("--cuda-graphs", is_flag=True, help="Capture each GPU stage into CUDA graphs.")
+@click.option("--memory-mode", type=click.Choice(["auto", "device", "zero-copy"]), default="auto", show_default=True, help="GPU I/O buffers: zero-copy on integrated GPUs (Jetson) by default.")
 @click.option("--schedule", type=click.Choice(["parallel", "sequential", "merged"]), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
 @click.option("--batch-size", default=4, show_default=True)
 @click.option("--size", type=int, default=None, help="Network input size (multiple of 32; default: the model's, 256).")
@@ -130,7 +133,7 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a JSON report of every file.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def colorize(inputs, output_dir, model_dir, backend, precision, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, quiet):
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, quiet):
     """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.io import ImageError
@@ -138,13 +141,15 @@ def colorize(inputs, output_dir, model_dir, backend, precision, schedule, batch_
     from .engine.pipeline import EngineConfig
 
     try:
-        engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads)
+        if engines and not model_dir and (Path(engines) / "model.json").is_file():
+            model_dir = engines  # a bundle or built model folder describes its own model
+        engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, memory_mode=memory_mode, max_batch=max(batch_size, 1))
         cfg = ColorizeConfig(
             inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
             overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
         )
         summary = colorize_files(cfg)
-    except (ImageError, ModelError, ValueError) as exc:
+    except (ImageError, ModelError, ValueError, ImportError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     _print_summary(summary)
     if summary.interrupted:

@@ -7,8 +7,10 @@ lightness is the input's.
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -19,7 +21,7 @@ from .modelfolder import ROLES, ModelError, ModelFolder
 from .runners.base import Runner
 from .scheduler import SCHEDULES, StageScheduler
 
-BACKENDS = ("auto", "onnxruntime", "torch")
+BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
 
 
 @dataclass
@@ -33,6 +35,11 @@ class EngineConfig:
     schedule: str = "parallel"
     threads: int | None = None  # CPU threads in total; None: all cores
     device: str = "auto"
+    engines: str | None = None  # TensorRT: an engine folder, or a bundle/model folder holding engines/
+    cuda_binding: str = "auto"  # cuda-python or pycuda (TensorRT backend)
+    memory_mode: str = "auto"  # device | zero-copy | auto (zero-copy on integrated GPUs)
+    cuda_graphs: bool = False
+    max_batch: int = 8  # GPU buffers (torch on CUDA); TensorRT takes its engines' profile
 
     def __post_init__(self):
         if self.backend not in BACKENDS:
@@ -41,6 +48,10 @@ class EngineConfig:
             raise ValueError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
         if self.size is not None and (self.size < 32 or self.size % 32):
             raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
+        if self.backend == "auto" and self.engines:
+            self.backend = "tensorrt"
+        if self.backend == "tensorrt" and not self.engines:
+            raise ValueError("the tensorrt backend needs --engines DIR (built with 'paracolor build')")
 
 
 @dataclass
@@ -64,6 +75,40 @@ class Colorized:
     @property
     def rgb(self) -> np.ndarray:
         return self.bgr[..., ::-1]
+
+
+def make_gpu_scheduler(folder: ModelFolder, cfg: EngineConfig, size: int):
+    """The two-stream scheduler for the TensorRT backend, or for torch on a CUDA device (None otherwise)."""
+    from .gpu_scheduler import StreamScheduler
+    from .memory import select_memory_mode
+
+    if cfg.backend == "tensorrt":
+        import importlib.util
+
+        if importlib.util.find_spec("tensorrt") is None:
+            raise ModelError("the tensorrt backend needs TensorRT's Python bindings (JetPack, or NVIDIA's tensorrt wheels); use --backend onnxruntime here")
+        from .cuda import get_cuda
+        from .runners.tensorrt import load_trt_stages
+
+        api = get_cuda(cfg.cuda_binding)
+        precision = cfg.precision
+        manifest = Path(cfg.engines) / "bundle.json"
+        if manifest.is_file():  # a deploy bundle's engines have the bundle's precision
+            precision = json.loads(manifest.read_text())["precision"]
+        stages = load_trt_stages(cfg.engines, precision, api, cfg.schedule, cfg.cuda_graphs)
+        mode, _ = select_memory_mode(api.properties()["integrated"], None if cfg.memory_mode == "auto" else cfg.memory_mode)
+        max_batch = min(getattr(s, "max_batch", cfg.max_batch) for s in stages.values())
+        if cfg.schedule == "merged":
+            return StreamScheduler(api, stages["fg_bg"], None, stages["fusion"], max_batch, "merged", memory_mode=mode)
+        return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, cfg.schedule, memory_mode=mode)
+    if cfg.backend == "torch" and cfg.device != "cpu":
+        import torch
+
+        if torch.cuda.is_available():
+            from ..models.cuda_runner import torch_cuda_scheduler
+
+            return torch_cuda_scheduler(folder, size, cfg.max_batch, cfg.precision, cfg.schedule, cfg.cuda_graphs)
+    return None
 
 
 def make_runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, Runner]:
@@ -99,6 +144,10 @@ class Colorizer:
             raise ValueError(
                 f"the {cfg.precision} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.precision)} px, not {self.size}"
             )
+        gpu = None if runners else make_gpu_scheduler(self.folder, cfg, self.size)
+        if gpu is not None:
+            self.runners, self.scheduler = {}, gpu
+            return
         self.runners = runners or make_runners(self.folder, cfg)
         if cfg.schedule == "merged":
             self.scheduler = StageScheduler(self.runners["fg_bg"], None, self.runners["fusion"], "merged")
@@ -129,7 +178,12 @@ class Colorizer:
 
     def infer(self, L_batch: np.ndarray) -> dict[str, np.ndarray]:
         """fg || bg -> fusion on a (N,1,S,S) batch; returns ab_fg, ab_bg and ab (network scale)."""
-        return self.scheduler.run(np.ascontiguousarray(L_batch, dtype=np.float32))
+        L_batch = np.ascontiguousarray(L_batch, dtype=np.float32)
+        limit = getattr(self.scheduler, "max_batch", None)  # GPU buffers are sized once
+        if limit is None or len(L_batch) <= limit:
+            return self.scheduler.run(L_batch)
+        parts = [self.scheduler.run(L_batch[i : i + limit]) for i in range(0, len(L_batch), limit)]
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     @staticmethod
     def finish(prep: Prepared, ab_net: np.ndarray) -> np.ndarray:

@@ -1,0 +1,141 @@
+"""The PyTorch models on CUDA streams: the GPU reference, and a way to measure the two-stream
+scheduler's overlap on a GPU without TensorRT.
+
+:class:`TorchCudaApi` implements the CUDA layer with ``torch.cuda`` streams, events and
+tensors; :class:`TorchStage` enqueues a module on a given stream, in FP32 or FP16
+(channels-last), optionally captured into CUDA graphs. Both plug into the same
+:class:`~paracolor.engine.gpu_scheduler.StreamScheduler` as the TensorRT stages.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..engine.cuda.base import CudaApi, DeviceBuffer, HostBuffer
+from ..engine.runners.base import TensorSpec
+from .fusion import DenseFuse, FusionHead
+
+_TORCH = {"float32": torch.float32, "float16": torch.float16, "uint8": torch.uint8}
+
+
+class TorchCudaApi(CudaApi):
+    name = "torch.cuda"
+
+    def __init__(self, device: int = 0):
+        if not torch.cuda.is_available():
+            raise RuntimeError("torch reports no CUDA device")
+        self.device = torch.device("cuda", device)
+
+    def stream(self):
+        return torch.cuda.Stream(self.device)
+
+    def stream_handle(self, stream) -> int:
+        return int(stream.cuda_stream)
+
+    def event(self, timing: bool = False):
+        return torch.cuda.Event(enable_timing=timing)
+
+    def record(self, event, stream):
+        event.record(stream)
+
+    def wait(self, stream, event):
+        stream.wait_event(event)
+
+    def event_synchronize(self, event):
+        event.synchronize()
+
+    def synchronize(self, stream):
+        stream.synchronize()
+
+    def elapsed_ms(self, start, end) -> float:
+        return float(start.elapsed_time(end))
+
+    def device_alloc(self, nbytes: int) -> DeviceBuffer:
+        t = torch.empty(nbytes, dtype=torch.uint8, device=self.device)
+        return DeviceBuffer(t.data_ptr(), nbytes, t)
+
+    def host_alloc(self, shape, dtype, mapped: bool = False) -> HostBuffer:
+        if mapped:
+            raise NotImplementedError("torch has no mapped (zero-copy) host memory; use memory mode 'device'")
+        t = torch.empty(tuple(shape), dtype=_TORCH[np.dtype(dtype).name], pin_memory=True)
+        return HostBuffer(t.numpy(), None, t)
+
+    def copy_htod(self, dst, src, nbytes, stream):
+        with torch.cuda.stream(stream):
+            dst.handle[:nbytes].copy_(src.handle.reshape(-1).view(torch.uint8)[:nbytes], non_blocking=True)
+
+    def copy_dtoh(self, dst, src, nbytes, stream):
+        with torch.cuda.stream(stream):
+            dst.handle.reshape(-1).view(torch.uint8)[:nbytes].copy_(src.handle[:nbytes], non_blocking=True)
+
+    def properties(self) -> dict:
+        p = torch.cuda.get_device_properties(self.device)
+        return {"name": p.name, "compute_capability": f"{p.major}.{p.minor}", "integrated": bool(p.is_integrated), "total_memory": int(p.total_memory)}
+
+
+def _typed(buf: DeviceBuffer, batch: int, spec: TensorSpec) -> torch.Tensor:
+    n = batch * int(np.prod(spec.shape)) * np.dtype(spec.dtype).itemsize
+    return buf.handle[:n].view(_TORCH[spec.dtype]).view(batch, *spec.shape)
+
+
+class TorchStage:
+    """A generator or the fusion head on a CUDA stream (a GpuStage); FP32 I/O buffers."""
+
+    def __init__(self, module: torch.nn.Module, role: str, size: int, precision: str = "fp32", cuda_graphs: bool = False, device: str = "cuda"):
+        if isinstance(module, DenseFuse):
+            module = FusionHead(module)
+        self.role, self.size, self.cuda_graphs = role, size, cuda_graphs
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        self.module = module.eval().to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
+        names = ["L", "ab_fg", "ab_bg"] if role == "fusion" else ["L"]
+        self._inputs = [TensorSpec(n, "float32", (1 if n == "L" else 2, size, size)) for n in names]
+        self._outputs = [TensorSpec("ab", "float32", (2, size, size))]
+        self.graphs: dict = {}
+
+    @property
+    def inputs(self):
+        return self._inputs
+
+    @property
+    def outputs(self):
+        return self._outputs
+
+    def _compute(self, ins, out):
+        args = [x.to(self.dtype).contiguous(memory_format=torch.channels_last) for x in ins]
+        out.copy_(self.module(*args).float())
+
+    def enqueue(self, api, batch: int, stream, buffers) -> None:
+        ins = [_typed(buffers[s.name], batch, s) for s in self._inputs]
+        out = _typed(buffers["ab"], batch, self._outputs[0])
+        with torch.inference_mode(), torch.cuda.stream(stream):
+            if not self.cuda_graphs:
+                self._compute(ins, out)
+                return
+            key = (batch, tuple(b.ptr for b in buffers.values()))
+            graph = self.graphs.get(key)
+            if graph is None:
+                self._compute(ins, out)  # warm-up run (also this call's result)
+                graph = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(graph, stream=stream):
+                    self._compute(ins, out)
+                self.graphs[key] = graph
+            graph.replay()
+
+    def close(self) -> None:
+        self.graphs.clear()
+
+
+def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False, device: int = 0):
+    """A StreamScheduler over the model folder's PyTorch weights on CUDA."""
+    from ..engine.gpu_scheduler import StreamScheduler
+    from .checkpoint import load_model
+
+    api = TorchCudaApi(device)
+    stages = {}
+    for role in ("fg", "bg", "fusion"):
+        module = load_model(folder.root / "checkpoints" / f"{role}.safetensors", expect_kind="fusion" if role == "fusion" else "generator")
+        stages[role] = TorchStage(module, role, size, precision, cuda_graphs, device=f"cuda:{device}")
+    if schedule == "merged":
+        raise ValueError("the merged fg+bg graph is an ONNX/TensorRT artifact; use parallel or sequential with torch")
+    return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, schedule)
