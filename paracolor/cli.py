@@ -132,8 +132,10 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.option("--max-pixels", default=268_000_000, show_default=True, help="Refuse larger images (decompression bombs).")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a JSON report of every file.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, help="Run on Ray: a local instance, or the cluster at ADDRESS (needs the [ray] extra).")
+@click.option("--ray-workers", type=int, default=None, help="Ray actors (default: one per GPU, else 1).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, quiet):
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet):
     """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.io import ImageError
@@ -148,7 +150,12 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
             inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
             overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
         )
-        summary = colorize_files(cfg)
+        if ray_address is not None:
+            from .distributed.ray_data import colorize_ray
+
+            summary = colorize_ray(cfg, None if ray_address == "local" else ray_address, ray_workers)
+        else:
+            summary = colorize_files(cfg)
     except (ImageError, ModelError, ValueError, ImportError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
     _print_summary(summary)

@@ -1,0 +1,1 @@
+"""Scale-out backends (Ray Data); optional extras imported lazily."""

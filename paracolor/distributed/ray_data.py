@@ -1,0 +1,173 @@
+"""``paracolor colorize INPUT -o OUTPUT --ray [ADDRESS]``: the same job on a Ray cluster.
+
+Ray Data distributes the work: the driver lists the images and applies the local run's naming,
+skip, resume and collision rules; ``map_batches`` runs a pool of actors, each holding one
+engine (one GPU per actor when the cluster has GPUs, the ONNX Runtime CPU engine otherwise),
+which read, colorize and atomically write every image of their batches. Each image's outcome
+comes back as a row, so the summary and ``--report`` are those of a local run. Files are read
+by the actors (not by a Ray Data reader) so one unreadable file is reported, not fatal.
+
+Paths may be local or any filesystem pyarrow supports (``s3://``, ``gs://``, ``hdfs://`` ...).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import PurePosixPath
+
+import numpy as np
+
+from ..engine.batch import ColorizeConfig, Summary, plan_jobs, write_report
+from ..engine.io import IMAGE_EXTENSIONS, OUTPUT_FORMATS, ImageError
+
+INSTALL_HINT = "Ray is not installed: pip install 'paracolor[ray]' (or: pip install 'ray[data]')"
+
+
+def _require_ray():
+    try:
+        import ray  # noqa: F401
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ImportError(INSTALL_HINT) from None
+
+
+def _is_uri(path: str) -> bool:
+    return "://" in str(path)
+
+
+def _remote_jobs(cfg: ColorizeConfig, summary: Summary) -> list[dict]:
+    """Listing and naming on a pyarrow filesystem (the local run's rules, minus symlinks)."""
+    import pyarrow.fs as pafs
+
+    fs, root = pafs.FileSystem.from_uri(cfg.inputs[0])
+    out_fs, out_root = pafs.FileSystem.from_uri(cfg.output_dir) if _is_uri(cfg.output_dir) else (pafs.LocalFileSystem(), cfg.output_dir)
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True))
+    files = sorted(i.path for i in infos if i.type == pafs.FileType.File and PurePosixPath(i.path).suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ImageError(cfg.inputs[0], "no image files found")
+    jobs, claimed = [], {}
+    for src in files:
+        rel = PurePosixPath(src).relative_to(root)
+        ext = OUTPUT_FORMATS[cfg.format.lower()] if cfg.format else OUTPUT_FORMATS.get(rel.suffix.lower().lstrip("."), ".png")
+        dst = str(PurePosixPath(out_root) / rel.parent / f"{rel.stem}{cfg.suffix}{ext}")
+        if dst in claimed:
+            summary.failed.append({"path": src, "reason": f"same output name {dst} as {claimed[dst]}"})
+            continue
+        claimed[dst] = src
+        if out_fs.get_file_info(dst).type == pafs.FileType.File and (cfg.resume or not cfg.overwrite):
+            summary.skipped.append({"path": src, "output": dst, "reason": "already done (resume)" if cfg.resume else "output exists (use --overwrite)"})
+            continue
+        jobs.append({"src": src, "dst": dst})
+    return jobs
+
+
+class ColorizeActor:
+    """One engine per actor; ``__call__`` handles a batch of {src, dst} rows."""
+
+    def __init__(self, cfg: dict, in_uri: str | None, out_uri: str | None):
+        from ..engine.batch import ColorizeConfig
+        from ..engine.pipeline import Colorizer, EngineConfig
+
+        engine = EngineConfig(**cfg.pop("engine"))
+        self.cfg = ColorizeConfig(engine=engine, **cfg)
+        self.colorizer = Colorizer(engine)
+        self.in_fs = self.out_fs = None
+        if in_uri or out_uri:
+            import pyarrow.fs as pafs
+
+            self.in_fs = pafs.FileSystem.from_uri(in_uri)[0] if in_uri else None
+            self.out_fs = pafs.FileSystem.from_uri(out_uri)[0] if out_uri else None
+
+    def _read(self, src: str) -> bytes:
+        if self.in_fs is None:
+            with open(src, "rb") as f:
+                return f.read()
+        with self.in_fs.open_input_stream(src) as f:
+            return f.read()
+
+    def _write(self, dst: str, data: bytes) -> None:
+        from ..engine.io import atomic_write
+
+        if self.out_fs is None:
+            atomic_write(dst, data, overwrite=self.cfg.overwrite or self.cfg.resume)
+            return
+        tmp = f"{dst}.partial"
+        parent = str(PurePosixPath(dst).parent)
+        self.out_fs.create_dir(parent, recursive=True)
+        with self.out_fs.open_output_stream(tmp) as f:
+            f.write(data)
+        self.out_fs.move(tmp, dst)
+
+    def __call__(self, batch: dict) -> dict:
+        from ..engine.io import decode_image, encode_image
+
+        srcs, dsts = [str(s) for s in batch["src"]], [str(d) for d in batch["dst"]]
+        status, reason = ["failed"] * len(srcs), [""] * len(srcs)
+        prepared = []
+        for i, src in enumerate(srcs):
+            try:
+                prepared.append((i, self.colorizer.prepare(decode_image(self._read(src), src, self.cfg.max_pixels))))
+            except ImageError as exc:
+                reason[i] = exc.cause
+            except OSError as exc:
+                reason[i] = f"cannot read file ({exc})"
+        if prepared:
+            try:
+                results = self.colorizer.run([p for _, p in prepared], stages=False)
+            except Exception as exc:  # the batch's inference failed: every file in it reports it
+                for i, _ in prepared:
+                    reason[i] = f"inference failed: {type(exc).__name__}: {exc}"
+                results = []
+            for (i, _), res in zip(prepared, results):
+                try:
+                    fmt = PurePosixPath(dsts[i]).suffix.lstrip(".")
+                    self._write(dsts[i], encode_image(res.bgr, fmt, res.alpha, self.cfg.quality))
+                    status[i] = "done"
+                except (ImageError, OSError) as exc:
+                    reason[i] = getattr(exc, "cause", None) or f"cannot write output ({exc})"
+        return {"src": np.array(srcs, dtype=object), "dst": np.array(dsts, dtype=object), "status": np.array(status, dtype=object), "reason": np.array(reason, dtype=object)}
+
+
+def colorize_ray(cfg: ColorizeConfig, address: str | None = None, workers: int | None = None) -> Summary:
+    """Run a colorize job on Ray (``address`` None: a local Ray instance); returns the summary."""
+    _require_ray()
+    import ray
+
+    t0 = time.perf_counter()
+    summary = Summary()
+    if len(cfg.inputs) != 1:
+        raise ValueError("--ray takes one INPUT (a folder, file or URI)")
+    remote_in = _is_uri(cfg.inputs[0])
+    if remote_in:
+        jobs = _remote_jobs(cfg, summary)
+    else:
+        jobs = [{"src": str(j.src), "dst": str(j.dst)} for j in plan_jobs(cfg, summary)]
+    if jobs:
+        if not ray.is_initialized():
+            ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        gpus = ray.cluster_resources().get("GPU", 0)
+        n = workers or max(1, int(gpus) if gpus else 1)
+        actor_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("inputs", "output_dir", "report", "progress", "prefetch", "save_stages")}
+        actor_cfg["inputs"], actor_cfg["output_dir"] = cfg.inputs, cfg.output_dir
+        cpus = 0 if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // n)
+        if not gpus and not actor_cfg["engine"].get("threads"):
+            actor_cfg["engine"]["threads"] = cpus  # each actor's engine uses the CPUs it reserved
+        ds = ray.data.from_items(jobs).map_batches(
+            ColorizeActor,
+            fn_constructor_kwargs={"cfg": actor_cfg, "in_uri": cfg.inputs[0] if remote_in else None, "out_uri": cfg.output_dir if _is_uri(cfg.output_dir) else None},
+            batch_size=cfg.batch_size,
+            concurrency=n,
+            num_gpus=1 if gpus else 0,
+            num_cpus=cpus,
+            batch_format="numpy",
+        )
+        for row in ds.iter_rows():
+            if row["status"] == "done":
+                summary.done.append({"path": row["src"], "output": row["dst"]})
+            else:
+                summary.failed.append({"path": row["src"], "reason": row["reason"]})
+    summary.seconds = time.perf_counter() - t0
+    if cfg.report:
+        write_report(cfg.report, summary)
+    return summary
