@@ -82,11 +82,21 @@ class ModelFolder:
         return self.card["models"][role]["config"]
 
     def describe(self) -> dict:
-        """A short summary for ``paracolor info``."""
-        return {
+        """A short summary for ``paracolor info`` (the full card is MODEL_CARD.md)."""
+        trained = self.card.get("trained", {})
+        summary = {
             "path": str(self.root),
             "input_size": self.input_size,
             "precisions": [p for p in PRECISIONS if (self.root / p / "fg.onnx").is_file()],
-            "validation": self.card.get("validation", {}),
-            "trained": self.card.get("trained", {}),
         }
+        if trained:
+            summary["trained"] = f"{trained.get('date')} on {trained.get('machine')}, {trained.get('recipe')}"
+        for name, rows in self.card.get("validation", {}).items():
+            m, g = rows["model"], rows["grey"]
+            summary[f"validation {name}"] = (
+                f"PSNR {m['psnr']:.2f} dB (grey {g['psnr']:.2f}), colourfulness {m['colourfulness']:.1f} "
+                f"(truth {m['colourfulness_ref']:.1f}, gap {m['colourfulness_gap']:.1f} vs grey {g['colourfulness_gap']:.1f})"
+            )
+        if (self.root / "MODEL_CARD.md").is_file():
+            summary["card"] = str(self.root / "MODEL_CARD.md")
+        return summary
