@@ -120,6 +120,7 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
 @click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (an engine folder, or a bundle/model folder with engines/).")
 @click.option("--cuda-graphs", is_flag=True, help="Capture each GPU stage into CUDA graphs.")
+@click.option("--cuda-binding", type=click.Choice(["auto", "cuda-python", "pycuda"]), default="auto", show_default=True, help="CUDA Python binding for the TensorRT backend.")
 @click.option("--memory-mode", type=click.Choice(["auto", "device", "zero-copy"]), default="auto", show_default=True, help="GPU I/O buffers: zero-copy on integrated GPUs (Jetson) by default.")
 @click.option("--schedule", type=click.Choice(["parallel", "sequential", "merged"]), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
 @click.option("--batch-size", default=4, show_default=True)
@@ -135,7 +136,7 @@ def train_fusion(strategy, ssim_weight, **kw):
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, help="Run on Ray: a local instance, or the cluster at ADDRESS (needs the [ray] extra).")
 @click.option("--ray-workers", type=int, default=None, help="Ray actors (default: one per GPU, else 1).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet):
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet):
     """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.io import ImageError
@@ -145,7 +146,7 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
     try:
         if engines and not model_dir and (Path(engines) / "model.json").is_file():
             model_dir = engines  # a bundle or built model folder describes its own model
-        engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, memory_mode=memory_mode, max_batch=max(batch_size, 1))
+        engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=max(batch_size, 1))
         cfg = ColorizeConfig(
             inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
             overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
