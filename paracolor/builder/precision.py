@@ -36,6 +36,31 @@ def _is_float32(t) -> bool:
     return t is not None and not (isinstance(t, gs.Variable) and t.dtype is None) and np.dtype(t.dtype) == np.float32
 
 
+def _boundary(graph: gs.Graph, t: gs.Variable, io: str, report: dict, is_input: bool, from_island: bool = False) -> gs.Variable:
+    """Make graph I/O tensor ``t`` FP16 inside the graph; returns the tensor the graph exposes.
+
+    FP16 I/O: ``t`` itself, retyped (an output written by an FP32 island gets a Cast to FP16).
+    FP32 I/O: a new FP32 tensor with ``t``'s name, joined to ``t`` (renamed, now FP16) by a Cast,
+    so the graph's interface keeps its names and types.
+    """
+    f32, f16 = onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16
+    if io == "fp16":
+        if from_island:  # the island computed it in FP32: cast its result down
+            producer = t.inputs[0]
+            inner = gs.Variable(f"{t.name}_fp32", dtype=np.float32, shape=t.shape)
+            producer.outputs = [inner if o is t else o for o in producer.outputs]
+            graph.nodes.append(gs.Node("Cast", f"output_cast_{t.name}", {"to": f16}, [inner], [t]))
+            report["casts"] += 1
+        t.dtype = np.float16
+        return t
+    outer = gs.Variable(t.name, dtype=np.float32, shape=t.shape)
+    t.name, t.dtype = f"{t.name}_fp16", np.float16
+    ins, outs = ([outer], [t]) if is_input else ([t], [outer])
+    graph.nodes.append(gs.Node("Cast", f"{'input' if is_input else 'output'}_cast_{outer.name}", {"to": f16 if is_input else f32}, ins, outs))
+    report["casts"] += 1
+    return outer
+
+
 def convert_fp16(model: onnx.ModelProto, io: str = "fp32", islands=FP32_ISLAND_OPS) -> tuple[onnx.ModelProto, dict]:
     """FP16 graph with FP32 islands around ``islands`` ops; ``io`` picks the I/O tensor type.
 
@@ -89,38 +114,15 @@ def convert_fp16(model: onnx.ModelProto, io: str = "fp32", islands=FP32_ISLAND_O
 
     # 4. graph inputs and outputs: FP16 I/O, or FP32 I/O with a Cast at each boundary
     for k, t in enumerate(list(graph.inputs)):
-        if not _is_float32(t):
-            continue
-        if io == "fp16":
-            t.dtype = np.float16
-            continue
-        outer = gs.Variable(t.name, dtype=np.float32, shape=t.shape)
-        t.name = f"{t.name}_fp16"
-        t.dtype = np.float16
-        graph.nodes.append(gs.Node("Cast", f"input_cast_{outer.name}", {"to": f16}, [outer], [t]))
-        graph.inputs[k] = outer
-        report["casts"] += 1
+        if _is_float32(t):
+            graph.inputs[k] = _boundary(graph, t, io, report, is_input=True)
     for k, t in enumerate(list(graph.outputs)):
         if not _is_float32(t):
             continue
-        producer = t.inputs[0] if t.inputs else None
-        if producer is not None and producer.op in islands:
-            if io == "fp32":
-                continue  # already computed in FP32
-            inner = gs.Variable(f"{t.name}_fp32", dtype=np.float32, shape=t.shape)
-            producer.outputs = [inner if o is t else o for o in producer.outputs]
-            graph.nodes.append(gs.Node("Cast", f"output_cast_{t.name}", {"to": f16}, [inner], [t]))
-            t.dtype = np.float16
-            continue
-        if io == "fp16":
-            t.dtype = np.float16
-            continue
-        outer = gs.Variable(t.name, dtype=np.float32, shape=t.shape)
-        t.name = f"{t.name}_fp16"
-        t.dtype = np.float16
-        graph.nodes.append(gs.Node("Cast", f"output_cast_{outer.name}", {"to": f32}, [t], [outer]))
-        graph.outputs[k] = outer
-        report["casts"] += 1
+        from_island = bool(t.inputs) and t.inputs[0].op in islands
+        if from_island and io == "fp32":
+            continue  # computed in FP32 already
+        graph.outputs[k] = _boundary(graph, t, io, report, is_input=False, from_island=from_island)
 
     out = export(graph, model)
     set_metadata(out, "paracolor.precision", "fp16")

@@ -15,14 +15,13 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 import re
 import shutil
 import subprocess
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..engine.io import atomic_write
 from ..hashing import file_sha256
 
 log = logging.getLogger("paracolor.trt")
@@ -173,11 +172,11 @@ def build_engine(onnx_path, plan_path, precision: str, opts: TrtBuildOptions) ->
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise TrtBuildError(f"{onnx_path}: TensorRT could not build an engine (see the log above)")
-    _atomic_bytes(plan_path, bytes(serialized))
+    atomic_write(plan_path, bytes(serialized), overwrite=True)
     if cache_path:
-        _atomic_bytes(cache_path, bytes(config.get_timing_cache().serialize()))
+        atomic_write(cache_path, bytes(config.get_timing_cache().serialize()), overwrite=True)
     sidecar = expected_sidecar(onnx_path, precision, opts, gpu_identity(), trt.__version__)
-    _atomic_bytes(plan_path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode())
+    atomic_write(plan_path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode(), overwrite=True)
     return sidecar
 
 
@@ -194,14 +193,3 @@ def cached_build(onnx_path, engine_dir, role: str, precision: str, opts: TrtBuil
     build_engine(onnx_path, plan, precision, opts)
     return plan, f"built ({reason})"
 
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

@@ -24,18 +24,22 @@ from .runners.base import TensorSpec
 
 
 class GpuStage(ABC):
-    """One network enqueued on a stream with device buffers (TensorRT engine, torch module)."""
+    """One network enqueued on a stream with device buffers (TensorRT engine, torch module).
+
+    Subclasses fill ``_inputs``/``_outputs``; their shapes exclude the batch axis.
+    """
 
     role: str
+    _inputs: list[TensorSpec]
+    _outputs: list[TensorSpec]
 
     @property
-    @abstractmethod
     def inputs(self) -> list[TensorSpec]:
-        """Shapes exclude the batch axis."""
+        return self._inputs
 
     @property
-    @abstractmethod
-    def outputs(self) -> list[TensorSpec]: ...
+    def outputs(self) -> list[TensorSpec]:
+        return self._outputs
 
     @abstractmethod
     def enqueue(self, api: CudaApi, batch: int, stream, buffers: dict[str, DeviceBuffer]) -> None:

@@ -38,11 +38,18 @@ def kind_of(model: torch.nn.Module) -> str:
     raise TypeError(f"no checkpoint kind for {type(model).__name__}")
 
 
-def _atomic_path(path: Path):
+def _atomic_save(path: Path, write) -> Path:
+    """``write(tmp_path)`` then rename into place: readers never see a partial checkpoint."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
-    return tmp
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
 
 
 def save_model(path, model: torch.nn.Module, *, fp16: bool = False, meta: dict | None = None) -> Path:
@@ -53,14 +60,7 @@ def save_model(path, model: torch.nn.Module, *, fp16: bool = False, meta: dict |
         state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     metadata = {"format": FORMAT, "config": config_to_json(kind_of(model), model.config)}
     metadata.update({k: str(v) for k, v in (meta or {}).items()})
-    tmp = _atomic_path(path)
-    try:
-        save_file(state, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _atomic_save(path, lambda tmp: save_file(state, tmp, metadata=metadata))
 
 
 def read_metadata(path) -> dict:
@@ -101,15 +101,7 @@ def load_model(path, expect_kind: str | None = None, device: str = "cpu") -> tor
 
 def save_state(path, state: dict) -> Path:
     """Write a training state (tensors, numbers, strings, containers) atomically."""
-    path = Path(path)
-    tmp = _atomic_path(path)
-    try:
-        torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return _atomic_save(Path(path), lambda tmp: torch.save(state, tmp))
 
 
 def load_state(path) -> dict:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..engine.cuda.base import CudaApi, DeviceBuffer, HostBuffer
+from ..engine.gpu_scheduler import GpuStage
 from ..engine.runners.base import TensorSpec
 from .fusion import DenseFuse, FusionHead
 
@@ -79,7 +80,7 @@ def _typed(buf: DeviceBuffer, batch: int, spec: TensorSpec) -> torch.Tensor:
     return buf.handle[:n].view(_TORCH[spec.dtype]).view(batch, *spec.shape)
 
 
-class TorchStage:
+class TorchStage(GpuStage):
     """A generator or the fusion head on a CUDA stream (a GpuStage); FP32 I/O buffers."""
 
     def __init__(self, module: torch.nn.Module, role: str, size: int, precision: str = "fp32", cuda_graphs: bool = False, device: str = "cuda"):
@@ -92,14 +93,6 @@ class TorchStage:
         self._inputs = [TensorSpec(n, "float32", (1 if n == "L" else 2, size, size)) for n in names]
         self._outputs = [TensorSpec("ab", "float32", (2, size, size))]
         self.graphs: dict = {}
-
-    @property
-    def inputs(self):
-        return self._inputs
-
-    @property
-    def outputs(self):
-        return self._outputs
 
     def _compute(self, ins, out):
         args = [x.to(self.dtype).contiguous(memory_format=torch.channels_last) for x in ins]

@@ -48,14 +48,6 @@ class TorchRunner(Runner):
         kind = "fusion" if role == "fusion" else "generator"
         return cls(load_model(path, expect_kind=kind), role, precision, device)
 
-    @property
-    def inputs(self):
-        return self._inputs
-
-    @property
-    def outputs(self):
-        return self._outputs
-
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         args = [torch.from_numpy(feeds[s.name]).to(self.device, self.dtype) for s in self._inputs]
         with torch.inference_mode():

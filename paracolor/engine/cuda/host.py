@@ -12,6 +12,7 @@ import itertools
 
 import numpy as np
 
+from ..gpu_scheduler import GpuStage
 from .base import CudaApi, DeviceBuffer, HostBuffer
 
 
@@ -94,11 +95,10 @@ class HostApi(CudaApi):
         return {"name": "host (no GPU)", "compute_capability": "0.0", "integrated": True, "total_memory": 0}
 
 
-class HostStage:
+class HostStage(GpuStage):
     """A CPU runner as a GPU stage of the host implementation (reads/writes host "device" memory)."""
 
     def __init__(self, runner, size: int):
-        from ..gpu_scheduler import GpuStage  # noqa: F401  (same interface, duck-typed)
         from ..runners.base import TensorSpec
 
         self.runner, self.role = runner, runner.role
@@ -106,14 +106,6 @@ class HostStage:
         self._inputs = [TensorSpec(s.name, s.dtype, (s.shape[1], size, size)) for s in runner.inputs]
         self._outputs = [TensorSpec(s.name, "float32", (2, size, size)) for s in runner.outputs]
         self.calls = []
-
-    @property
-    def inputs(self):
-        return self._inputs
-
-    @property
-    def outputs(self):
-        return self._outputs
 
     def enqueue(self, api: HostApi, batch: int, stream, buffers) -> None:
         self.calls.append((batch, stream.id, {k: v.ptr for k, v in buffers.items()}))

@@ -23,20 +23,22 @@ class TensorSpec:
 
 
 class Runner(ABC):
-    """One network on one backend."""
+    """One network on one backend; subclasses fill ``_inputs`` and ``_outputs``."""
 
     backend: str = "abstract"
+    _inputs: list[TensorSpec]
+    _outputs: list[TensorSpec]
 
     def __init__(self, role: str):
         self.role = role
 
     @property
-    @abstractmethod
-    def inputs(self) -> list[TensorSpec]: ...
+    def inputs(self) -> list[TensorSpec]:
+        return self._inputs
 
     @property
-    @abstractmethod
-    def outputs(self) -> list[TensorSpec]: ...
+    def outputs(self) -> list[TensorSpec]:
+        return self._outputs
 
     @abstractmethod
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...

@@ -57,14 +57,6 @@ class OrtRunner(Runner):
         if stored is not None and stored != role:
             raise ModelError(f"{self.path}: graph of role {stored!r} loaded as {role!r}")
 
-    @property
-    def inputs(self):
-        return self._inputs
-
-    @property
-    def outputs(self):
-        return self._outputs
-
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         return dict(zip(self._names, self.session.run(self._names, feeds)))
 

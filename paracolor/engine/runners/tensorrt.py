@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..gpu_scheduler import GpuStage
 from ..modelfolder import ModelError
 from .base import TensorSpec
 
@@ -34,7 +35,7 @@ def check_sidecar(plan: Path, trt_version: str, gpu: dict) -> dict:
     return meta
 
 
-class TrtStage:
+class TrtStage(GpuStage):
     """One deserialized engine enqueued on a given stream (a GpuStage)."""
 
     def __init__(self, plan_path, role: str, api, cuda_graphs: bool = False):
@@ -60,14 +61,6 @@ class TrtStage:
         self.max_batch = min(int(engine.get_tensor_profile_shape(s.name, 0)[2][0]) for s in self._inputs)
         self.cuda_graphs = cuda_graphs
         self.graphs: dict = {}
-
-    @property
-    def inputs(self):
-        return self._inputs
-
-    @property
-    def outputs(self):
-        return self._outputs
 
     def _bind(self, batch: int, buffers) -> None:
         for s in self._inputs:
