@@ -20,26 +20,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .cuda.base import CudaApi, DeviceBuffer
-from .runners.base import TensorSpec
+from .runners.base import TensorIO, TensorSpec
 
 
-class GpuStage(ABC):
+class GpuStage(TensorIO, ABC):
     """One network enqueued on a stream with device buffers (TensorRT engine, torch module).
 
-    Subclasses fill ``_inputs``/``_outputs``; their shapes exclude the batch axis.
+    Tensor shapes exclude the batch axis.
     """
 
     role: str
-    _inputs: list[TensorSpec]
-    _outputs: list[TensorSpec]
-
-    @property
-    def inputs(self) -> list[TensorSpec]:
-        return self._inputs
-
-    @property
-    def outputs(self) -> list[TensorSpec]:
-        return self._outputs
 
     @abstractmethod
     def enqueue(self, api: CudaApi, batch: int, stream, buffers: dict[str, DeviceBuffer]) -> None:

@@ -22,15 +22,11 @@ class TensorSpec:
     shape: tuple
 
 
-class Runner(ABC):
-    """One network on one backend; subclasses fill ``_inputs`` and ``_outputs``."""
+class TensorIO:
+    """Named inputs and outputs, filled by subclasses into ``_inputs`` and ``_outputs``."""
 
-    backend: str = "abstract"
     _inputs: list[TensorSpec]
     _outputs: list[TensorSpec]
-
-    def __init__(self, role: str):
-        self.role = role
 
     @property
     def inputs(self) -> list[TensorSpec]:
@@ -39,6 +35,15 @@ class Runner(ABC):
     @property
     def outputs(self) -> list[TensorSpec]:
         return self._outputs
+
+
+class Runner(TensorIO, ABC):
+    """One network on one backend."""
+
+    backend: str = "abstract"
+
+    def __init__(self, role: str):
+        self.role = role
 
     @abstractmethod
     def _run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
