@@ -1,0 +1,42 @@
+"""The bundled default model: loads with no path, colorizes, and its card backs its claims."""
+
+import numpy as np
+
+from paracolor import metrics
+from paracolor.engine.io import read_image
+from paracolor.engine.modelfolder import ModelFolder, default_model_dir
+from paracolor.engine.pipeline import Colorizer
+from paracolor.examples import examples_dir
+
+
+def test_loads_without_a_path_and_fits_the_budget():
+    folder = ModelFolder.load()
+    assert folder.root == default_model_dir() and folder.input_size == 256
+    total = sum(p.stat().st_size for p in default_model_dir().rglob("*") if p.is_file())
+    assert total <= 60e6
+    assert (default_model_dir() / "MODEL_CARD.md").is_file()
+    for role in ("fg", "bg", "fusion"):
+        assert folder.card["models"][role]["verification"]["max_abs"] <= 1e-4
+
+
+def test_card_beats_grey_baseline_on_colourfulness_gap():
+    validation = ModelFolder.load().card["validation"]
+    assert set(validation) == {"objects", "scenes", "coco"}
+    for name, rows in validation.items():
+        assert rows["model"]["colourfulness_gap"] < 0.75 * rows["grey"]["colourfulness_gap"], name
+
+
+def test_colorizes_the_bundled_examples():
+    with Colorizer() as col:
+        for path in sorted(examples_dir().glob("*.jpg")):
+            img = read_image(path)
+            out = col.colorize([img])[0]
+            assert out.bgr.shape[:2] == img.pixels.shape[:2]
+            assert metrics.colourfulness(out.rgb) > 8.0, path.name  # the grey input scores 0
+            assert np.abs(img.lab_L8().astype(int) - _L8(out.bgr).astype(int)).mean() < 1.0
+
+
+def _L8(bgr):
+    import cv2
+
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab)[..., 0]
