@@ -98,3 +98,14 @@ def test_info(tiny_model_dir):
     data = json.loads(res.output)
     assert "CPUExecutionProvider" in data["backends"]["onnxruntime"]
     assert data["model"]["input_size"] == 64 and data["model"]["precisions"] == ["fp32"]
+
+
+def test_adding_save_stages_on_rerun_keeps_existing_output(tiny_model_dir, tmp_path):
+    src = write_photo(tmp_path / "in" / "x.jpg")
+    out = tmp_path / "out"
+    base = ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_dir), "--quiet"]
+    assert CliRunner().invoke(main, base).exit_code == 0
+    before = (out / "x.jpg").read_bytes()
+    res = CliRunner().invoke(main, base + ["--save-stages"])
+    assert res.exit_code == 0, res.output
+    assert (out / "x_fg.jpg").is_file() and (out / "x_bg.jpg").is_file() and (out / "x.jpg").read_bytes() == before

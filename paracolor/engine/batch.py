@@ -161,6 +161,8 @@ def _writer(cfg, in_q: queue.Queue, summary: Summary, lock: threading.Lock, bar)
         try:
             fmt = job.dst.suffix.lstrip(".")
             outputs = [(job.dst, result.bgr)] + [(job.stage_dsts[r], result.stages[r]) for r in job.stage_dsts]
+            # a re-run that adds --save-stages keeps the outputs already there
+            outputs = [(d, b) for d, b in outputs if cfg.overwrite or not d.exists()]
             for dst, bgr in outputs:
                 atomic_write(dst, encode_image(bgr, fmt, result.alpha, cfg.quality), overwrite=cfg.overwrite)
             with lock:
