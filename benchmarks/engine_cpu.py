@@ -4,7 +4,8 @@
    measured in one run with the two backends interleaved (blocks alternate, so drift in the
    machine's load affects both alike).
 2. Cost of a 3000x2000 photo against a 256x256 one through the ONNX Runtime pipeline, with and
-   without the JPEG codec (decode/encode scale with pixels whatever the engine does).
+   without the JPEG codec (decode/encode scale with pixels whatever the engine does), for grey
+   inputs (what a colorizer is given) and colour inputs (one more full-size Lab conversion).
 
 Usage: python benchmarks/engine_cpu.py [--model DIR] [--images DIR] [--rounds 5] [--out benchmarks/results]
 """
@@ -56,7 +57,6 @@ def main():
         rng = np.random.default_rng(0)
         small = [cv2.imencode(".jpg", cv2.resize(rng.uniform(0, 255, (8, 8, 3)).astype(np.uint8), (256, 256), interpolation=cv2.INTER_CUBIC))[1].tobytes() for _ in range(args.num)]
     base = cv2.imdecode(np.frombuffer(small[0], np.uint8), cv2.IMREAD_COLOR)
-    big = [cv2.imencode(".jpg", cv2.resize(base, (3000, 2000), interpolation=cv2.INTER_CUBIC), [cv2.IMWRITE_JPEG_QUALITY, 92])[1].tobytes()]
 
     cols = {b: Colorizer(EngineConfig(model_dir=args.model, backend=b)) for b in ("onnxruntime", "torch")}
     for col in cols.values():  # warm-up
@@ -70,10 +70,17 @@ def main():
 
     ort = cols["onnxruntime"]
     sizes = {}
-    for codec in (False, True):
-        s = np.median([time_pipeline(ort, small[:5], codec) for _ in range(args.rounds)])
-        b = np.median([time_pipeline(ort, big * 3, codec) for _ in range(args.rounds)])
-        sizes["with_codec" if codec else "engine_only"] = {"256x256_ms": 1000 * s, "3000x2000_ms": 1000 * b, "ratio": b / s}
+    for kind in ("grey", "colour"):  # colorizer inputs are usually grey; colour shows the worst case
+        def enc(img, q=95):
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if kind == "grey" else img
+            return cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, q])[1].tobytes()
+
+        small_k = [enc(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR)) for b in small[:5]]
+        big_k = [enc(cv2.resize(base, (3000, 2000), interpolation=cv2.INTER_CUBIC), 92)] * 3
+        for codec in (False, True):
+            s_ = np.median([time_pipeline(ort, small_k, codec) for _ in range(args.rounds)])
+            b_ = np.median([time_pipeline(ort, big_k, codec) for _ in range(args.rounds)])
+            sizes[f"{kind}_{'with_codec' if codec else 'engine_only'}"] = {"256x256_ms": 1000 * s_, "3000x2000_ms": 1000 * b_, "ratio": b_ / s_}
     result = {
         "what": "paracolor CPU engine benchmark (batch 1, 256x256 network input)",
         "environment": environment(),

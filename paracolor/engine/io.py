@@ -167,7 +167,18 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
         rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
     else:
         rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-    return DecodedImage(str(path), rgb, grey, alpha)
+    # greyscale photos are often stored as three equal channels: knowing it lets the engine
+    # take L from a 256-entry table instead of a full-resolution colour conversion
+    return DecodedImage(str(path), rgb, grey or _equal_channels(rgb), alpha)
+
+
+def _equal_channels(rgb: np.ndarray) -> bool:
+    """R == G == B everywhere (a cheap strided probe first, so colour photos exit early)."""
+    probe = rgb[::17, ::13]
+    if not (np.array_equal(probe[..., 0], probe[..., 1]) and np.array_equal(probe[..., 0], probe[..., 2])):
+        return False
+    r, g, b = cv2.split(rgb)
+    return cv2.countNonZero(cv2.absdiff(r, g)) == 0 and cv2.countNonZero(cv2.absdiff(r, b)) == 0
 
 
 def _truncation(data: bytes) -> str | None:

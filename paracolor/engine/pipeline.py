@@ -192,10 +192,9 @@ class Colorizer:
         S = ab_net.shape[-1]
         interp = cv2.INTER_LINEAR if (w >= S or h >= S) else cv2.INTER_AREA
         if prep.image.bit_depth == 8:
-            ab8 = cv2.resize(colorspace.ab_net_to_ab8(ab_net), (w, h), interpolation=interp)
-            if ab8.ndim == 2:  # cv2 drops the channel axis of 1-pixel-wide results
-                ab8 = ab8.reshape(h, w, 2)
-            return colorspace.lab8_to_bgr(prep.L_full, ab8)
+            # upsample each chroma plane on its own: contiguous planes merge fast at full size
+            a8, b8 = (cv2.resize(np.ascontiguousarray(p), (w, h), interpolation=interp).reshape(h, w) for p in cv2.split(colorspace.ab_net_to_ab8(ab_net)))
+            return colorspace.lab8_to_bgr(prep.L_full, a8, b8)
         ab = cv2.resize(np.ascontiguousarray(colorspace.net_to_ab(ab_net).transpose(1, 2, 0)), (w, h), interpolation=interp)
         return colorspace.lab_to_bgr16(prep.L_full, ab.reshape(h, w, 2))
 
