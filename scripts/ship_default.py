@@ -150,7 +150,7 @@ def write_card(out: Path, card: dict) -> None:
         "",
         "## Limits",
         "",
-        "Trained for minutes on a 2-core CPU, far from the paper's schedule: colours are plausible but muted and often",
+        "Trained for about an hour on a 2-core CPU (shared with development work), far from the paper's schedule: colours are plausible but muted and often",
         "brownish; skin, sky, vegetation are the most reliable. Not evaluated on faces or historical photos specifically.",
     ]
     (out / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
