@@ -87,12 +87,29 @@ def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, st
     return np.stack(Ls).astype(np.float32), h.hexdigest(), skipped
 
 
+#: the generators' decoder stages at strides 2 and 1 (full resolution, few channels)
+FINE_DECODER = ("/decoder.3/", "/decoder.4/")
+
+
 def sensitive_nodes(model: onnx.ModelProto, role: str) -> list[str]:
-    """Default float-kept nodes: attention, first and last convolutions (for fusion: its
-    encoder input conv and decoder output conv)."""
-    convs = [n.name for n in model.graph.node if n.op_type == "Conv"]
-    names = [convs[0], convs[-1]] if convs else []
+    """Default float-kept nodes.
+
+    All networks: attention, the first and last convolutions (for fusion: its encoder input
+    conv and decoder output conv). Generators also keep depthwise convolutions (per-channel
+    ranges vary too much for int8, a known MobileNet weakness; they are cheap) and every node
+    of the two finest decoder stages, whose errors reach the output unfiltered: their Concats
+    join upsampled features with skip tensors (L among them) that one int8 scale cannot share. Measured on the default
+    model (30 COCO photos, entropy ranges): the foreground generator alone goes from 32.7 to
+    40.2 dB RGB PSNR against FP32, and its colourfulness change from -1.6 to +0.2.
+    """
+    convs = [n for n in model.graph.node if n.op_type == "Conv"]
+    names = [convs[0].name, convs[-1].name] if convs else []
     names += [n.name for n in model.graph.node if "attention" in n.name.lower() or n.op_type in ("Attention", "Softmax")]
+    if role in ("fg", "bg"):
+        for n in convs:
+            if next((a.i for a in n.attribute if a.name == "group"), 1) > 1:
+                names.append(n.name)
+        names += [n.name for n in model.graph.node if any(s in n.name for s in FINE_DECODER)]
     return sorted(set(names))
 
 
@@ -102,23 +119,23 @@ class _Reader:
     def __init__(self, feeds: dict[str, np.ndarray]):
         self.feeds = feeds
         self.n = len(next(iter(feeds.values())))
-        self.i = 0
+        self.i, self.end = 0, self.n
 
     def get_next(self):
-        if self.i >= self.n:
+        if self.i >= self.end:
             return None
         item = {k: v[self.i : self.i + 1] for k, v in self.feeds.items()}
         self.i += 1
         return item
 
     def rewind(self):
-        self.i = 0
+        self.i, self.end = 0, self.n
 
     def __len__(self):
         return self.n
 
-    def set_range(self, start_index, end_index):  # used by onnxruntime's strided calibration
-        self.i = start_index
+    def set_range(self, start_index, end_index):  # onnxruntime's strided calibration
+        self.i, self.end = start_index, min(end_index, self.n)
 
 
 def quantize(model: onnx.ModelProto, feeds: dict[str, np.ndarray], method: str, exclude: list[str], cache_path: Path) -> onnx.ModelProto:
@@ -141,10 +158,23 @@ def quantize(model: onnx.ModelProto, feeds: dict[str, np.ndarray], method: str, 
             weight_type=QuantType.QInt8,
             nodes_to_exclude=exclude,
             calibrate_method=methods[method],
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "CalibMovingAverage": False},
+            extra_options={
+                "ActivationSymmetric": True,
+                "WeightSymmetric": True,
+                "CalibMovingAverage": False,
+                # onnxruntime keeps every intermediate output of one collection pass in memory
+                # (the fusion network's full-size 64-channel maps are ~0.4 GB per image), so
+                # collect in slices; histograms and ranges merge across slices
+                "CalibStridedMinMax": _stride(len(next(iter(feeds.values())))),
+            },
             calibration_cache_path=str(cache_path),
         )
         return onnx.load(str(dst))
+
+
+def _stride(n: int, most: int = 4) -> int:
+    """Largest slice size <= ``most`` dividing ``n`` (onnxruntime requires an exact division)."""
+    return next(s for s in range(min(most, n), 0, -1) if n % s == 0)
 
 
 def int8_graph_path(folder, role: str) -> Path:

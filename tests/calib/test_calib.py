@@ -46,9 +46,12 @@ def test_sensitive_layers_stay_float(calibrated, tiny_model_dir):
     convs = [n.name for n in fg.graph.node if n.op_type == "Conv"]
     assert convs[0] in floats and convs[-1] in floats  # first and last convolutions
     assert any("attention" in n.lower() for n in floats)  # the attention block
-    quantized = [c for c in convs if c not in floats]
-    assert len(quantized) >= len(convs) - 5  # everything else is int8
-    assert floats <= kept | {"attention0/Attention"}
+    depthwise = [n.name for n in fg.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)]
+    assert depthwise and set(depthwise) <= floats  # depthwise convolutions stay float
+    assert any("/decoder.4/" in n for n in floats)  # the finest decoder stage too
+    # exactly the kept convolutions are float; every other one is int8
+    assert {c for c in convs if c in floats} == {c for c in convs if c in kept}
+    assert len(convs) - len(floats & set(convs)) >= 10
 
 
 def test_report_numbers(calibrated):
