@@ -274,16 +274,17 @@ def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, 
 @click.option("--no-default-sensitive", is_flag=True, help="Also quantize attention and the first/last convolutions.")
 @click.option("--auto-sensitivity", default=0, show_default=True, help="Measure each layer and keep the K most harmful in float.")
 @click.option("--force", is_flag=True, help="Recalibrate even if the range cache matches.")
+@click.option("--target", type=click.Choice(["tensorrt", "cpu"]), default="tensorrt", show_default=True, help="tensorrt: symmetric int8 activations; cpu: uint8 activations, onnxruntime's fast x86 path.")
 @click.option("--eval-images", type=click.Path(exists=True, file_okay=False), default=None, help="Held-out photos for the accuracy report.")
 @click.option("--eval-limit", default=100, show_default=True)
-def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_float, no_default_sensitive, auto_sensitivity, force, eval_images, eval_limit):
+def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_float, no_default_sensitive, auto_sensitivity, force, target, eval_images, eval_limit):
     """INT8 Q/DQ graphs (symmetric, per-channel) calibrated on real photos, with an accuracy report."""
     from .calib.calibrate import calibrate as run_calibrate
     from .calib.qdq import CalibConfig, CalibrationError
     from .engine.modelfolder import ModelError
 
     try:
-        cfg = CalibConfig(images=images, out_dir=out_dir, model_dir=model_dir, method=method, num=num, size=size, attention=attention, default_sensitive=not no_default_sensitive, keep_float=list(keep_float), auto_sensitivity=auto_sensitivity, force=force, eval_images=eval_images, eval_limit=eval_limit)
+        cfg = CalibConfig(images=images, out_dir=out_dir, model_dir=model_dir, method=method, num=num, size=size, attention=attention, default_sensitive=not no_default_sensitive, keep_float=list(keep_float), auto_sensitivity=auto_sensitivity, force=force, eval_images=eval_images, eval_limit=eval_limit, target=target)
         report = run_calibrate(cfg)
     except (CalibrationError, ModelError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None

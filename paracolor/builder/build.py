@@ -102,6 +102,9 @@ def build(cfg: BuildConfig) -> dict:
             from ..calib.qdq import int8_graph_path
 
             # calibrated after the passes already; only check it (folding would undo the Q/DQ)
+            target = src.card.get("builds", {}).get("int8", {}).get("target", "tensorrt")
+            if target != "tensorrt" and cfg.build_engines:
+                raise ValueError(f"{src.root}: its INT8 graphs were calibrated for the CPU (uint8 activations), which TensorRT does not take; calibrate with --target tensorrt")
             model = onnx.load(str(int8_graph_path(cfg.int8_dir or src.root, role)))
             onnx.checker.check_model(model)
             info = {"nodes_exported": len(model.graph.node), "nodes_final": len(model.graph.node), "ops": op_counts(model)}

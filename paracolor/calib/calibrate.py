@@ -42,7 +42,7 @@ def _run(model, feeds: dict[str, np.ndarray], batch: int = 8) -> np.ndarray:
     return np.concatenate([sess.run(None, {k: v[i : i + batch] for k, v in feeds.items()})[0] for i in range(0, n, batch)])
 
 
-def auto_sensitive(model, feeds, method, exclude, cache: Path, k: int, probe: int = 8) -> list[dict]:
+def auto_sensitive(model, feeds, method, exclude, cache: Path, k: int, target: str = "tensorrt", probe: int = 8) -> list[dict]:
     """Quantize one layer at a time and rank layers by the output error they cause alone.
 
     Returns the ``k`` most harmful layers with their error (mean |ab| in network units).
@@ -54,7 +54,7 @@ def auto_sensitive(model, feeds, method, exclude, cache: Path, k: int, probe: in
     scores = []
     for name in candidates:
         others = [c for c in candidates if c != name]
-        q = quantize(model, feeds, method, exclude + others, cache)
+        q = quantize(model, feeds, method, exclude + others, cache, target)
         scores.append({"node": name, "error": float(np.abs(_run(q, small) - ref).mean())})
     scores.sort(key=lambda s: -s["error"])
     return scores[:k]
@@ -75,22 +75,22 @@ def calibrate(cfg: CalibConfig) -> dict:
     graphs = {r: transform(onnx.load(str(src.onnx_path(r))), r, size, "fp32", cfg.attention, "fp32")[0] for r in ROLES}
     ab_fg, ab_bg = _run(graphs["fg"], {"L": L}), _run(graphs["bg"], {"L": L})
     feeds = {"fg": {"L": L}, "bg": {"L": L}, "fusion": {"L": L, "ab_fg": ab_fg, "ab_bg": ab_bg}}
-    report: dict = {"method": cfg.method, "images": len(L), "images_skipped": skipped, "size": size, "roles": {}}
+    report: dict = {"method": cfg.method, "target": cfg.target, "images": len(L), "images_skipped": skipped, "size": size, "roles": {}}
     for role in ROLES:
         model = graphs[role]
         exclude = (sensitive_nodes(model, role) if cfg.default_sensitive else []) + matching(model, cfg.keep_float)
-        cache = cache_dir / f"{role}-{cache_key(model, cfg.method, images_hash)}.json"
+        cache = cache_dir / f"{role}-{cache_key(model, cfg.method, images_hash, cfg.target)}.json"
         if cfg.force and cache.exists():
             cache.unlink()
         hit = cache.exists()
         auto = []
         if cfg.auto_sensitivity > 0:
             if not hit:  # one full calibration fills the cache the probes reuse
-                quantize(model, feeds[role], cfg.method, sorted(set(exclude)), cache)
-            auto = auto_sensitive(model, feeds[role], cfg.method, sorted(set(exclude)), cache, cfg.auto_sensitivity)
+                quantize(model, feeds[role], cfg.method, sorted(set(exclude)), cache, cfg.target)
+            auto = auto_sensitive(model, feeds[role], cfg.method, sorted(set(exclude)), cache, cfg.auto_sensitivity, cfg.target)
             exclude += [a["node"] for a in auto]
         exclude = sorted(set(exclude))
-        q = quantize(model, feeds[role], cfg.method, exclude, cache)
+        q = quantize(model, feeds[role], cfg.method, exclude, cache, cfg.target)
         onnx.save(q, str(out / "int8" / f"{role}.onnx"))
         report["roles"][role] = {
             "cache": "hit" if hit else "miss",
@@ -104,7 +104,7 @@ def calibrate(cfg: CalibConfig) -> dict:
     if cfg.eval_images:
         report["accuracy"] = accuracy(out, cfg.eval_images, size, cfg.eval_limit)
     card = json.loads((out / "model.json").read_text())
-    card.setdefault("builds", {})["int8"] = {"size": size, "attention": cfg.attention, "io": "fp32", "method": cfg.method, "accuracy": report.get("accuracy")}
+    card.setdefault("builds", {})["int8"] = {"size": size, "attention": cfg.attention, "io": "fp32", "method": cfg.method, "target": cfg.target, "accuracy": report.get("accuracy")}
     (out / "model.json").write_text(json.dumps(card, indent=1))
     (out / "int8" / "calibration.json").write_text(json.dumps(report, indent=1, default=str))
     return report

@@ -99,3 +99,17 @@ def test_sensitive_nodes_for_fusion(tiny_model_dir):
     model, _ = transform(onnx.load(str(tiny_model_dir / "fp32" / "fusion.onnx")), "fusion", 64, "fp32", "fused", "fp32")
     names = sensitive_nodes(model, "fusion")
     assert any("conv_out" in n for n in names) and any("conv_in" in n for n in names)
+
+
+def test_cpu_target_uses_uint8_activations_and_is_refused_by_tensorrt_build(tiny_model_dir, photo_dir, tmp_path):
+    out = tmp_path / "cpu"
+    report = calibrate(CalibConfig(images=str(photo_dir), out_dir=str(out), model_dir=str(tiny_model_dir), method="minmax", num=4, target="cpu"))
+    assert report["target"] == "cpu"
+    model = onnx.load(str(out / "int8" / "bg.onnx"))
+    inits = {i.name: i for i in model.graph.initializer}
+    act_q = [n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[2] in inits]
+    assert act_q and all(onnx.numpy_helper.to_array(inits[n.input[2]]).dtype == np.uint8 for n in act_q)
+    from paracolor.builder.build import BuildConfig, build
+
+    with pytest.raises(ValueError, match="calibrated for the CPU"):
+        build(BuildConfig(out_dir=str(out), model_dir=str(out), precision="int8", report_images=[str(photo_dir)]))
