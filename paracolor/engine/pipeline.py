@@ -102,12 +102,10 @@ def make_gpu_scheduler(folder: ModelFolder, cfg: EngineConfig, size: int):
             return StreamScheduler(api, stages["fg_bg"], None, stages["fusion"], max_batch, "merged", memory_mode=mode)
         return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, cfg.schedule, memory_mode=mode)
     if cfg.backend == "torch" and cfg.device != "cpu":
-        import torch
+        # the torch backend was asked for: the models package decides whether CUDA is there
+        from ..models.cuda_runner import torch_cuda_scheduler_if_available
 
-        if torch.cuda.is_available():
-            from ..models.cuda_runner import torch_cuda_scheduler
-
-            return torch_cuda_scheduler(folder, size, cfg.max_batch, cfg.precision, cfg.schedule, cfg.cuda_graphs)
+        return torch_cuda_scheduler_if_available(folder, size, cfg.max_batch, cfg.precision, cfg.schedule, cfg.cuda_graphs)
     return None
 
 

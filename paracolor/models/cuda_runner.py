@@ -132,3 +132,10 @@ def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp
     if schedule == "merged":
         raise ValueError("the merged fg+bg graph is an ONNX/TensorRT artifact; use parallel or sequential with torch")
     return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, schedule)
+
+
+def torch_cuda_scheduler_if_available(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False):
+    """:func:`torch_cuda_scheduler` when torch sees a CUDA device, else None (CPU runners)."""
+    if not torch.cuda.is_available():
+        return None
+    return torch_cuda_scheduler(folder, size, max_batch, precision, schedule, cuda_graphs)
