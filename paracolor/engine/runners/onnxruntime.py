@@ -43,6 +43,9 @@ class OrtRunner(Runner):
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = threads  # 0: onnxruntime's default (all cores)
         opts.inter_op_num_threads = 1
+        # three sessions take turns on the same cores: a finished session's pool must not spin
+        # while the next one runs (measured: 127 -> 105 ms per image, two-thread schedule)
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=providers or pick_providers())
