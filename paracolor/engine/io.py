@@ -68,7 +68,7 @@ class DecodedImage:
         if self.bit_depth != 8:
             raise ValueError("lab_L8 is for 8-bit images")
         if self.grey:
-            return _grey_L8(self.pixels[..., 0])
+            return _grey_L8(cv2.extractChannel(self.pixels, 0))
         return cv2.cvtColor(self.pixels, cv2.COLOR_RGB2Lab)[..., 0]
 
     def lab_L(self) -> np.ndarray:
@@ -204,7 +204,7 @@ def _grey_L8(grey: np.ndarray) -> np.ndarray:
     if _L8_TABLE is None:
         ramp = np.repeat(np.arange(256, dtype=np.uint8)[None, :, None], 3, axis=2)
         _L8_TABLE = cv2.cvtColor(ramp, cv2.COLOR_RGB2Lab)[0, :, 0].copy()
-    return _L8_TABLE[grey]
+    return cv2.LUT(np.ascontiguousarray(grey), _L8_TABLE)  # ~3x faster than numpy indexing
 
 
 def encode_image(bgr: np.ndarray, fmt: str, alpha: np.ndarray | None = None, quality: int = 95) -> bytes:
