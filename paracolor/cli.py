@@ -371,7 +371,7 @@ def evaluate(photos, out_dir, model_dir, backend, precision, size, predictions, 
 
     try:
         cfg = EvalConfig(photos=photos, out_dir=out_dir, model_dir=model_dir, backend=backend, precision=precision, size=size, predictions=predictions, variants=list(variants), limit=limit, fid=not no_fid, lpips_alexnet=lpips_alexnet, lpips_linear=lpips_linear, name=name)
-        result = run_eval(cfg)
+        run_eval(cfg)
     except (ModelError, ValueError, FIDUnavailable) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo((Path(out_dir) / "evaluation.md").read_text())

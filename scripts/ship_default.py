@@ -121,7 +121,7 @@ def write_card(out: Path, card: dict) -> None:
         "",
         "## Recipe",
         "",
-        f"- Commands: `scripts/train_default.sh ../shared/data runs/default`, then `python scripts/ship_default.py runs/default ../shared/data`.",
+        "- Commands: `scripts/train_default.sh ../shared/data runs/default`, then `python scripts/ship_default.py runs/default ../shared/data`.",
         f"- Machine: {t['machine']}; date {t['date']}; wall time {t.get('wall_time', 'see the training log')} for all stages.",
         "- Stage settings (128 px crops, batch 16; pre-training 4 epochs Adam 1e-4 (0.9, 0.999); adversarial 5 epochs Adam 2e-4",
         "  (0.5, 0.999), LSGAN + 10 x L1 (+ 1.0 x edge loss for the foreground); fusion 3 epochs, MSE + SSIM): see `model.json` -> `trained.stages`.",

@@ -29,7 +29,7 @@ import torch
 
 from .. import __version__, colorspace
 from ..engine.io import find_images, read_image
-from ..engine.modelfolder import MODEL_FORMAT, ROLES, META_PREFIX
+from ..engine.modelfolder import IO_NAMES, META_PREFIX, MODEL_FORMAT, ROLES
 from ..hashing import file_sha256
 from ..models.checkpoint import load_model
 from ..models.config import config_to_json
@@ -38,11 +38,6 @@ from ..models.fusion import FusionHead
 log = logging.getLogger("paracolor.export")
 
 OPSET = 17
-IO_NAMES = {
-    "fg": (["L"], ["ab"]),
-    "bg": (["L"], ["ab"]),
-    "fusion": (["L", "ab_fg", "ab_bg"], ["ab"]),
-}
 
 
 @dataclass
@@ -70,7 +65,7 @@ def export_onnx(module: torch.nn.Module, role: str, path: Path, size: int, opset
     """Export one network (FP32) with dynamic batch/height/width and paracolor metadata."""
     import onnx
 
-    inputs, outputs = IO_NAMES[role]
+    inputs, outputs = (list(names) for names in IO_NAMES[role])
     args = tuple(torch.zeros(1, 1 if n == "L" else 2, size, size) for n in inputs)
     module = module.eval().float()
     with torch.no_grad(), warnings.catch_warnings():
@@ -100,16 +95,12 @@ def export_onnx(module: torch.nn.Module, role: str, path: Path, size: int, opset
 
 def _real_batch(images: list[str], count: int, size: int) -> np.ndarray | None:
     """L of up to ``count`` real photos at ``size`` (network scale), or None if none given."""
-    import cv2
+    from ..engine.pipeline import network_L
 
     paths = [p for p, _ in find_images(images)][:count] if images else []
     if not paths:
         return None
-    Ls = []
-    for p in paths:
-        rgb = cv2.resize(read_image(p).rgb, (size, size), interpolation=cv2.INTER_AREA)
-        Ls.append(colorspace.rgb_to_net(rgb)[0])
-    return np.stack(Ls).astype(np.float32)
+    return np.stack([network_L(read_image(p), size)[0] for p in paths]).astype(np.float32)
 
 
 def verify_onnx(module: torch.nn.Module, path: Path, feeds_list: list[dict[str, np.ndarray]]) -> dict:

@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from .. import colorspace
 from ..engine.io import ImageError, find_images, read_image
 
 log = logging.getLogger("paracolor.calib")
@@ -65,7 +64,7 @@ def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, st
     Raises :class:`CalibrationError` naming the folder when nothing usable is there; files
     that fail to decode are skipped and reported.
     """
-    import cv2
+    from ..engine.pipeline import network_L
 
     try:
         paths = [p for p, _ in find_images([images])]
@@ -83,8 +82,7 @@ def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, st
         except ImageError as exc:
             skipped.append(str(exc))
             continue
-        L8 = cv2.resize(img.lab_L8() if img.bit_depth == 8 else (img.lab_L() * colorspace.L8_SCALE).astype(np.uint8), (size, size), interpolation=cv2.INTER_AREA)
-        Ls.append(colorspace.L8_to_net(L8)[None])
+        Ls.append(network_L(img, size)[0])  # exactly the inference preprocessing
         used.append(str(p))
         h.update(p.name.encode())
         h.update(p.read_bytes())

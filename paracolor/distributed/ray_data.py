@@ -18,8 +18,8 @@ from pathlib import PurePosixPath
 
 import numpy as np
 
-from ..engine.batch import ColorizeConfig, Summary, plan_jobs, write_report
-from ..engine.io import IMAGE_EXTENSIONS, OUTPUT_FORMATS, ImageError
+from ..engine.batch import ColorizeConfig, Summary, output_path, plan_jobs, skip_reason, write_report
+from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError
 
 INSTALL_HINT = "Ray is not installed: pip install 'paracolor[ray]' (or: pip install 'ray[data]')"
 
@@ -48,15 +48,14 @@ def _remote_jobs(cfg: ColorizeConfig, summary: Summary) -> list[dict]:
         raise ImageError(cfg.inputs[0], "no image files found")
     jobs, claimed = [], {}
     for src in files:
-        rel = PurePosixPath(src).relative_to(root)
-        ext = OUTPUT_FORMATS[cfg.format.lower()] if cfg.format else OUTPUT_FORMATS.get(rel.suffix.lower().lstrip("."), ".png")
-        dst = str(PurePosixPath(out_root) / rel.parent / f"{rel.stem}{cfg.suffix}{ext}")
+        dst = str(output_path(PurePosixPath(src), PurePosixPath(root), PurePosixPath(out_root), cfg.format, cfg.suffix))
         if dst in claimed:
             summary.failed.append({"path": src, "reason": f"same output name {dst} as {claimed[dst]}"})
             continue
         claimed[dst] = src
-        if out_fs.get_file_info(dst).type == pafs.FileType.File and (cfg.resume or not cfg.overwrite):
-            summary.skipped.append({"path": src, "output": dst, "reason": "already done (resume)" if cfg.resume else "output exists (use --overwrite)"})
+        why = skip_reason(cfg, out_fs.get_file_info(dst).type == pafs.FileType.File)
+        if why:
+            summary.skipped.append({"path": src, "output": dst, "reason": why})
             continue
         jobs.append({"src": src, "dst": dst})
     return jobs
@@ -92,7 +91,7 @@ class ColorizeActor:
         if self.out_fs is None:
             atomic_write(dst, data, overwrite=self.cfg.overwrite or self.cfg.resume)
             return
-        tmp = f"{dst}.partial"
+        tmp = f"{dst}{PARTIAL_SUFFIX}"
         parent = str(PurePosixPath(dst).parent)
         self.out_fs.create_dir(parent, recursive=True)
         with self.out_fs.open_output_stream(tmp) as f:

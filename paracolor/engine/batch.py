@@ -16,7 +16,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, ImageError, atomic_write, encode_image, find_images, read_image
+from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
 from .pipeline import Colorizer, EngineConfig
 
 _DONE = object()
@@ -85,10 +85,17 @@ def output_path(src: Path, base: Path, out_dir: Path, fmt: str | None, suffix: s
     try:
         rel = src.relative_to(base)
     except ValueError:
-        rel = Path(src.name)
+        rel = type(src)(src.name)  # any PurePath flavour: local paths or pyarrow URIs' paths
     # keep the input's format where we can write it (png, jpg, tif, webp), else png
     ext = OUTPUT_FORMATS[fmt.lower()] if fmt else OUTPUT_FORMATS.get(src.suffix.lower().lstrip("."), ".png")
     return out_dir / rel.parent / f"{rel.stem}{suffix}{tag}{ext}"
+
+
+def skip_reason(cfg: ColorizeConfig, exists: bool) -> str | None:
+    """Why an input whose outputs exist (or not) is skipped; None: colorize it."""
+    if exists and (cfg.resume or not cfg.overwrite):
+        return "already done (resume)" if cfg.resume else "output exists (use --overwrite)"
+    return None
 
 
 def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
@@ -110,8 +117,8 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
             summary.failed.append({"path": str(src), "reason": f"same output name {dst} as {claimed[key]}"})
             continue
         claimed[key] = src
-        if all(t.exists() for t in targets) and (cfg.resume or not cfg.overwrite):
-            why = "already done (resume)" if cfg.resume else "output exists (use --overwrite)"
+        why = skip_reason(cfg, all(t.exists() for t in targets))
+        if why:
             summary.skipped.append({"path": str(src), "output": str(dst), "reason": why})
             continue
         jobs.append(Job(src, dst, stage_dsts))
@@ -122,7 +129,7 @@ def clear_stale_partials(out_dir: Path) -> int:
     """Remove temporary files a killed run left behind (``.<name>.<random>.partial``)."""
     removed = 0
     if out_dir.is_dir():
-        for p in out_dir.rglob(".*.partial"):
+        for p in out_dir.rglob(f".*{PARTIAL_SUFFIX}"):
             try:
                 p.unlink()
                 removed += 1

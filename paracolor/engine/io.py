@@ -27,6 +27,8 @@ def _current_umask() -> int:
 
 #: outputs get the usual permissions (mkstemp creates 0600 files)
 _FILE_MODE = 0o666 & ~_current_umask()
+#: temporary files of atomic writes end with this (cleared by --resume)
+PARTIAL_SUFFIX = ".partial"
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": ".tif", "webp": ".webp"}
 
 
@@ -238,7 +240,7 @@ def atomic_write(path, data: bytes, overwrite: bool = False) -> None:
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=PARTIAL_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise ImageError(path, f"cannot write output folder ({exc.strerror or exc})") from None
     try:

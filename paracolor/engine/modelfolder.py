@@ -15,6 +15,12 @@ from .. import colorspace
 MODEL_FORMAT = "paracolor-model-v1"
 META_PREFIX = "paracolor."
 ROLES = ("fg", "bg", "fusion")
+#: input and output tensor names of each role's graph (every backend uses these)
+IO_NAMES = {
+    "fg": (("L",), ("ab",)),
+    "bg": (("L",), ("ab",)),
+    "fusion": (("L", "ab_fg", "ab_bg"), ("ab",)),
+}
 PRECISIONS = ("fp32", "fp16", "int8")
 
 

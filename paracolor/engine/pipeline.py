@@ -77,6 +77,21 @@ class Colorized:
         return self.bgr[..., ::-1]
 
 
+def network_L(image: DecodedImage, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(L at network size (1, S, S) in network scale, L at full resolution), as inference uses them.
+
+    8-bit photos keep OpenCV's 8-bit L at full resolution (merged back byte for byte); 16-bit
+    photos use float L in [0, 100]. The network input is the area-filtered downscale.
+    """
+    if image.bit_depth == 8:
+        L_full = image.lab_L8()
+        L_net = colorspace.L8_to_net(cv2.resize(L_full, (size, size), interpolation=cv2.INTER_AREA))
+    else:
+        L_full = image.lab_L()
+        L_net = colorspace.L_to_net(cv2.resize(L_full, (size, size), interpolation=cv2.INTER_AREA))
+    return L_net[None], L_full
+
+
 def make_gpu_scheduler(folder: ModelFolder, cfg: EngineConfig, size: int):
     """The two-stream scheduler for the TensorRT backend, or for torch on a CUDA device (None otherwise)."""
     from .gpu_scheduler import StreamScheduler
@@ -164,15 +179,7 @@ class Colorizer:
     # -- stages ---------------------------------------------------------------------------
     def prepare(self, image: DecodedImage) -> Prepared:
         """Full-resolution L, and L resized (area filter) to the network size."""
-        S = self.size
-        if image.bit_depth == 8:
-            L_full = image.lab_L8()
-            L_small = cv2.resize(L_full, (S, S), interpolation=cv2.INTER_AREA)
-            L_net = colorspace.L8_to_net(L_small)
-        else:
-            L_full = image.lab_L()
-            L_net = colorspace.L_to_net(cv2.resize(L_full, (S, S), interpolation=cv2.INTER_AREA))
-        return Prepared(image, L_net[None], L_full)
+        return Prepared(image, *network_L(image, self.size))
 
     def infer(self, L_batch: np.ndarray) -> dict[str, np.ndarray]:
         """fg || bg -> fusion on a (N,1,S,S) batch; returns ab_fg, ab_bg and ab (network scale)."""

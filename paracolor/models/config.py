@@ -87,13 +87,4 @@ def config_from_json(text: str):
     return kind, cls(**data["config"])
 
 
-def fg_default() -> GeneratorConfig:
-    """Foreground generator of the shipped model: attention at stride 8 (128 channels there)."""
-    return GeneratorConfig(attention_stride=8)
-
-
-def bg_default() -> GeneratorConfig:
-    """Background generator: the same Res-U-Net without attention."""
-    return GeneratorConfig(attention_stride=0)
-
 

@@ -14,6 +14,7 @@ import torch
 
 from ..engine.cuda.base import CudaApi, DeviceBuffer, HostBuffer
 from ..engine.gpu_scheduler import GpuStage
+from ..engine.modelfolder import IO_NAMES
 from ..engine.runners.base import TensorSpec
 from .fusion import DenseFuse, FusionHead
 
@@ -89,8 +90,7 @@ class TorchStage(GpuStage):
         self.role, self.size, self.cuda_graphs = role, size, cuda_graphs
         self.dtype = torch.float16 if precision == "fp16" else torch.float32
         self.module = module.eval().to(device=device, dtype=self.dtype, memory_format=torch.channels_last)
-        names = ["L", "ab_fg", "ab_bg"] if role == "fusion" else ["L"]
-        self._inputs = [TensorSpec(n, "float32", (1 if n == "L" else 2, size, size)) for n in names]
+        self._inputs = [TensorSpec(n, "float32", (1 if n == "L" else 2, size, size)) for n in IO_NAMES[role][0]]
         self._outputs = [TensorSpec("ab", "float32", (2, size, size))]
         self.graphs: dict = {}
 

@@ -9,12 +9,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..engine.modelfolder import ModelError, ModelFolder
+from ..engine.modelfolder import IO_NAMES, ModelError, ModelFolder
 from ..engine.runners.base import Runner, TensorSpec
 from .checkpoint import load_model
 from .fusion import DenseFuse, FusionHead
 
-_IO = {"fg": (["L"], ["ab"]), "bg": (["L"], ["ab"]), "fusion": (["L", "ab_fg", "ab_bg"], ["ab"])}
 
 
 class TorchRunner(Runner):
@@ -35,7 +34,7 @@ class TorchRunner(Runner):
         if isinstance(module, DenseFuse):
             module = FusionHead(module)
         self.module = module.eval().to(self.device, self.dtype)
-        ins, outs = _IO[role]
+        ins, outs = IO_NAMES[role]
         self._inputs = [TensorSpec(n, "float32", (None, 1 if n == "L" else 2, None, None)) for n in ins]
         self._outputs = [TensorSpec(n, "float32", (None, 2, None, None)) for n in outs]
 
