@@ -1,20 +1,40 @@
 #!/usr/bin/env bash
-# One GPU check, <= 8 minutes on one H100, no network: GPU tests, the PyTorch CUDA runner
-# sequential vs two-stream (batch 1/8/32, FP32/FP16), and the bench harness's GPU rows.
+# One GPU check, <= 8 minutes on one H100, no network: the GPU tests (CUDA layers, schedulers),
+# the PyTorch CUDA runner sequential vs two-stream (batch 1/8/32, FP32/FP16, CUDA graphs off/on),
+# and the bench harness's torch-on-GPU rows. Writes at most 7 files into RESULTS_DIR.
 # Usage (repo root): bash benchmarks/gpu_check.sh [RESULTS_DIR]   (default: $OUT or benchmarks/results)
+# Wheels the GPU machine lacks (pycuda, onnx-graphsurgeon, polygraphy) are installed from
+# .wheels-gpu/ when present (git-ignored; see ../shared/wheels/README.md).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 RES=${1:-${OUT:-benchmarks/results}}
 mkdir -p "$RES"
+LOG="$RES/gpu-check.log"
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$RES/gpu-info.txt"
-# pycuda wheel for the GPU machine, if carried (see ../shared/wheels/README.md)
+{
+  date -u
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv
+  python3 -c "import sys, torch, numpy, onnxruntime; print('python', sys.version.split()[0], 'torch', torch.__version__, 'cuda', torch.version.cuda, 'numpy', numpy.__version__, 'onnxruntime', onnxruntime.__version__)"
+  python3 -c "import cuda.bindings; print('cuda-bindings', cuda.bindings.__version__)" || echo "cuda-python: not importable"
+} 2>&1 | tee "$LOG" > "$RES/gpu-info.txt"
 if [ -d .wheels-gpu ]; then
-  t=$(mktemp -d); python3 -m pip install -q --no-index --no-deps --target "$t" .wheels-gpu/*.whl && export PYTHONPATH="$PYTHONPATH:$t"
-  python3 -c "import pycuda.driver as cuda; cuda.init(); print('pycuda ok:', cuda.Device(0).name())" || echo "pycuda failed"
+  t=$(mktemp -d)
+  python3 -m pip install -q --no-index --no-deps --no-compile --target "$t" .wheels-gpu/*.whl 2>&1 | tail -3 | tee -a "$LOG"
+  export PYTHONPATH="$PYTHONPATH:$t"
+  python3 -c "import pycuda.driver as cuda; cuda.init(); print('pycuda ok:', cuda.Device(0).name())" 2>&1 | tee -a "$LOG"
 fi
-timeout 180 python3 -m pytest -q -m gpu tests 2>&1 | tee "$RES/gpu-tests.log"
-timeout 240 python3 benchmarks/gpu_pipeline.py --out "$RES" --iters 30 2>&1 | tee "$RES/gpu-pipeline.log"
-timeout 120 python3 -m paracolor.cli bench --backend torch,onnxruntime --precision fp32,fp16 --batch-size 1,8 --schedule sequential,parallel \
-  --cuda-graphs off --num 64 -o "$RES" --tag "$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')" 2>&1 | tail -30
+section() { echo; echo "== $1 ($(date -u +%T))"; }
+{
+  section "GPU tests"
+  timeout 120 python3 -m pytest -q -rs -p no:cacheprovider -m gpu tests/engine tests/models
+  section "PyTorch CUDA runner: sequential vs two-stream"
+  timeout 180 python3 benchmarks/gpu_pipeline.py --out "$RES" --iters 30
+  section "bench harness (torch on the GPU)"
+  tag=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
+  b=$(mktemp -d)
+  timeout 100 python3 -m paracolor.cli bench --backend torch --precision fp32,fp16 --batch-size 1,8 --schedule sequential,parallel \
+    --cuda-graphs off,on --num 64 -o "$b" --tag "$tag" 2>&1 | tail -30
+  cp "$b"/*.json "$b"/*.md "$b"/*.png "$RES"/ 2>/dev/null
+  section "done"
+} 2>&1 | tee -a "$LOG"
 echo "results in $RES"

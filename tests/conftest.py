@@ -80,3 +80,14 @@ def tiny_model_dir(tmp_path_factory, tiny_checkpoints, photo_dir) -> Path:
     )
     assert (out / "checkpoints").is_dir()
     return out
+
+
+@pytest.fixture
+def true_fp32():
+    """GPU results compared with the CPU in FP32: no TF32 convolutions or matrix products."""
+    import torch
+
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved

@@ -68,10 +68,8 @@ def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str
         if not _has("tensorrt"):
             return "TensorRT is not importable on this machine"
         return "TensorRT runner not available in this paracolor version"
-    if graphs:
-        if backend == "onnxruntime" or not _cuda_available():
-            return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
-        return "CUDA-graph capture is not implemented for this runner yet"
+    if graphs and (backend == "onnxruntime" or not _cuda_available()):
+        return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
     if backend == "torch":
         if not _has("torch"):
             return "torch is not installed"
@@ -177,10 +175,47 @@ def model_flops(folder: ModelFolder, precision: str, size: int) -> dict:
     return per
 
 
-def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, bs: int, schedule: str) -> dict:
+def _torch_cuda_reset_peak() -> bool:
+    """Reset torch's peak device-memory counter; False when torch has no CUDA device."""
+    if not _cuda_available():
+        return False
+    import torch
+
+    torch.cuda.reset_peak_memory_stats()
+    return True
+
+
+def _torch_cuda_peak_mb() -> float:
+    import torch
+
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+def measured_gpu_peak_tflops(dtype: str = "fp16", seconds: float = 1.0) -> float | None:
+    """Dense GEMM throughput of the CUDA device through torch (the GPU's 'measured peak')."""
+    if not _cuda_available():
+        return None
+    import torch
+
+    n = 8192
+    dt = torch.float16 if dtype == "fp16" else torch.float32
+    a = torch.randn(n, n, device="cuda", dtype=dt)
+    b = torch.randn(n, n, device="cuda", dtype=dt)
+    a @ b
+    torch.cuda.synchronize()
+    t0, reps = time.perf_counter(), 0
+    while time.perf_counter() - t0 < seconds:
+        a @ b
+        reps += 1
+        torch.cuda.synchronize()
+    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12
+
+
+def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, bs: int, schedule: str, graphs: bool = False) -> dict:
     """Time one configuration; returns per-stage statistics in ms per image."""
-    engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads)
+    engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, cuda_graphs=graphs, max_batch=bs)
     _reset_peak_rss()
+    on_gpu = _torch_cuda_reset_peak() if backend == "torch" else False
     col = Colorizer(engine)
     per: dict[str, list[float]] = {s: [] for s in STAGES}
     try:
@@ -209,7 +244,8 @@ def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, 
         "networks_ms_per_image": stats["parallel_colorization"]["mean"] + stats["fusion"]["mean"],
         "batches_timed": len(per["end_to_end"]),
         "peak_rss_mb": _peak_rss_mb(),
-        "device_memory_mb": None,
+        "device_memory_mb": _torch_cuda_peak_mb() if on_gpu else None,
+        "device": "cuda" if on_gpu else "cpu",
     }
 
 
@@ -246,6 +282,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     source = _Source(cfg, out / ".bench_synthetic")
     env = environment()
     peak = measured_cpu_peak_gflops()
+    gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and "torch" in cfg.backends else {}
     results, skipped = [], []
     for backend, precision, bs, schedule, graphs in itertools.product(cfg.backends, cfg.precisions, cfg.batch_sizes, cfg.schedules, cfg.cuda_graphs):
         key = {"backend": backend, "precision": precision, "batch": bs, "schedule": schedule, "cuda_graphs": graphs}
@@ -253,12 +290,16 @@ def run_bench(cfg: BenchConfig) -> dict:
         if reason:
             skipped.append({**key, "reason": reason})
             continue
-        res = run_config(cfg, source, backend, precision, bs, schedule)
+        res = run_config(cfg, source, backend, precision, bs, schedule, graphs)
         flops = model_flops(folder, precision, size)
         res["gflops_per_image"] = flops["total"] / 1e9
         res["achieved_gflops_s"] = flops["total"] / (res["networks_ms_per_image"] / 1000.0) / 1e9
-        res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
-        res["fraction_of_peak"] = res["achieved_gflops_s"] / peak
+        if res["device"] == "cuda":  # tensor-core GEMM of the stage's precision (TF32 off: plain FP32)
+            res["peak_gflops_s"] = 1000.0 * gpu_peak["fp16" if precision == "fp16" else "fp32"]
+            res["peak_kind"] = f"measured {precision.upper()} 8192^3 GEMM (torch) on the GPU"
+        else:
+            res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
+        res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"]
         results.append({**key, **res})
     data = {
         "config": {k: v for k, v in asdict(cfg).items()},

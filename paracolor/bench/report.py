@@ -40,7 +40,9 @@ def markdown(data: dict) -> str:
         )
     if data["results"]:
         r0 = data["results"][0]
-        lines += ["", f"FLOPs per image: {r0['gflops_per_image']:.2f} GFLOP ({data['flops_note']}). Peak: {r0['peak_gflops_s']:.0f} GFLOP/s, {r0['peak_kind']}."]
+        peaks = {r["peak_kind"]: r["peak_gflops_s"] for r in data["results"]}
+        peak_text = "; ".join(f"{v:.0f} GFLOP/s, {k}" for k, v in peaks.items())
+        lines += ["", f"FLOPs per image: {r0['gflops_per_image']:.2f} GFLOP ({data['flops_note']}). Peak: {peak_text}."]
     if data["skipped"]:
         lines += ["", "Skipped on this machine:", ""]
         for s in data["skipped"]:

@@ -76,9 +76,28 @@ class TorchCudaApi(CudaApi):
         return {"name": p.name, "compute_capability": f"{p.major}.{p.minor}", "integrated": bool(p.is_integrated), "total_memory": int(p.total_memory)}
 
 
+class _RawDeviceArray:
+    """A raw device pointer seen through ``__cuda_array_interface__`` (what torch.as_tensor takes):
+    buffers of the cuda-python and pycuda layers, and mapped host memory, as torch tensors."""
+
+    def __init__(self, ptr: int, shape: tuple, dtype: str):
+        self.__cuda_array_interface__ = {"shape": tuple(shape), "typestr": np.dtype(dtype).str, "data": (int(ptr), False), "strides": None, "version": 2}
+
+
 def _typed(buf: DeviceBuffer, batch: int, spec: TensorSpec) -> torch.Tensor:
     n = batch * int(np.prod(spec.shape)) * np.dtype(spec.dtype).itemsize
-    return buf.handle[:n].view(_TORCH[spec.dtype]).view(batch, *spec.shape)
+    if n > buf.nbytes:
+        raise ValueError(f"tensor {spec.name}: batch {batch} needs {n} bytes, the buffer holds {buf.nbytes}")
+    if isinstance(buf.handle, torch.Tensor):
+        return buf.handle[:n].view(_TORCH[spec.dtype]).view(batch, *spec.shape)
+    return torch.as_tensor(_RawDeviceArray(buf.ptr, (batch, *spec.shape), spec.dtype), device="cuda")
+
+
+def _torch_stream(api: CudaApi, stream):
+    """A torch view of any CUDA layer's stream (torch's own, or an external cudaStream_t)."""
+    if isinstance(stream, torch.cuda.Stream):
+        return stream
+    return torch.cuda.ExternalStream(api.stream_handle(stream))
 
 
 class TorchStage(GpuStage):
@@ -101,6 +120,7 @@ class TorchStage(GpuStage):
     def enqueue(self, api, batch: int, stream, buffers) -> None:
         ins = [_typed(buffers[s.name], batch, s) for s in self._inputs]
         out = _typed(buffers["ab"], batch, self._outputs[0])
+        stream = _torch_stream(api, stream)
         with torch.inference_mode(), torch.cuda.stream(stream):
             if not self.cuda_graphs:
                 self._compute(ins, out)
@@ -119,19 +139,26 @@ class TorchStage(GpuStage):
         self.graphs.clear()
 
 
-def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False, device: int = 0):
-    """A StreamScheduler over the model folder's PyTorch weights on CUDA."""
+def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False, device: int = 0, binding: str = "torch", memory_mode: str = "device"):
+    """A StreamScheduler over the model folder's PyTorch weights on CUDA.
+
+    ``binding`` picks the CUDA layer that owns streams, events and buffers: "torch" (torch.cuda),
+    or "cuda-python" / "pycuda" (the layers the TensorRT backend uses), so the scheduler and
+    those layers can be exercised on a GPU without TensorRT. ``memory_mode="zero-copy"`` needs
+    one of the latter two (mapped pinned memory).
+    """
+    from ..engine.cuda import get_cuda
     from ..engine.gpu_scheduler import StreamScheduler
     from .checkpoint import load_model
 
-    api = TorchCudaApi(device)
+    api = TorchCudaApi(device) if binding == "torch" else get_cuda(binding, device)
     stages = {}
     for role in ("fg", "bg", "fusion"):
         module = load_model(folder.root / "checkpoints" / f"{role}.safetensors", expect_kind="fusion" if role == "fusion" else "generator")
         stages[role] = TorchStage(module, role, size, precision, cuda_graphs, device=f"cuda:{device}")
     if schedule == "merged":
         raise ValueError("the merged fg+bg graph is an ONNX/TensorRT artifact; use parallel or sequential with torch")
-    return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, schedule)
+    return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, schedule, memory_mode=memory_mode)
 
 
 def torch_cuda_scheduler_if_available(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False):

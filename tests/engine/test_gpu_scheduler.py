@@ -4,6 +4,7 @@ CPU execution): ordering, one-time allocation and reuse, pipelining, zero-copy w
 import numpy as np
 import pytest
 
+
 from paracolor.engine.cuda.host import HostApi, HostStage
 from paracolor.engine.gpu_scheduler import StreamScheduler
 from paracolor.engine.pipeline import Colorizer, EngineConfig
@@ -91,7 +92,7 @@ def test_limits(cpu):
 
 
 @pytest.mark.gpu
-def test_torch_cuda_pipeline_matches_cpu(tiny_model_dir):
+def test_torch_cuda_pipeline_matches_cpu(tiny_model_dir, true_fp32):
     torch = pytest.importorskip("torch")
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
