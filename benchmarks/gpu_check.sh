@@ -28,7 +28,7 @@ section() { echo; echo "== $1 ($(date -u +%T))"; }
   section "GPU tests"
   timeout 120 python3 -m pytest -q -rs -p no:cacheprovider -m gpu tests/engine tests/models
   section "PyTorch CUDA runner: sequential vs two-stream"
-  timeout 180 python3 benchmarks/gpu_pipeline.py --out "$RES" --iters 30
+  timeout 180 python3 benchmarks/gpu_pipeline.py --out "$RES" --iters 50
   section "bench harness (torch on the GPU)"
   tag=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -1 | tr ' ' '-')
   b=$(mktemp -d)

@@ -93,11 +93,17 @@ def _typed(buf: DeviceBuffer, batch: int, spec: TensorSpec) -> torch.Tensor:
     return torch.as_tensor(_RawDeviceArray(buf.ptr, (batch, *spec.shape), spec.dtype), device="cuda")
 
 
+_EXTERNAL: dict[int, torch.cuda.ExternalStream] = {}
+
+
 def _torch_stream(api: CudaApi, stream):
     """A torch view of any CUDA layer's stream (torch's own, or an external cudaStream_t)."""
     if isinstance(stream, torch.cuda.Stream):
         return stream
-    return torch.cuda.ExternalStream(api.stream_handle(stream))
+    handle = api.stream_handle(stream)
+    if handle not in _EXTERNAL:
+        _EXTERNAL[handle] = torch.cuda.ExternalStream(handle)
+    return _EXTERNAL[handle]
 
 
 class TorchStage(GpuStage):
@@ -118,22 +124,23 @@ class TorchStage(GpuStage):
         out.copy_(self.module(*args).float())
 
     def enqueue(self, api, batch: int, stream, buffers) -> None:
-        ins = [_typed(buffers[s.name], batch, s) for s in self._inputs]
-        out = _typed(buffers["ab"], batch, self._outputs[0])
         stream = _torch_stream(api, stream)
-        with torch.inference_mode(), torch.cuda.stream(stream):
-            if not self.cuda_graphs:
-                self._compute(ins, out)
-                return
+        if self.cuda_graphs:
             key = (batch, tuple(b.ptr for b in buffers.values()))
             graph = self.graphs.get(key)
-            if graph is None:
-                self._compute(ins, out)  # warm-up run (also this call's result)
+            if graph is not None:  # the hot path: one launch, no tensor views built on the host
+                with torch.cuda.stream(stream):
+                    graph.replay()
+                return
+        ins = [_typed(buffers[s.name], batch, s) for s in self._inputs]
+        out = _typed(buffers["ab"], batch, self._outputs[0])
+        with torch.inference_mode(), torch.cuda.stream(stream):
+            self._compute(ins, out)  # eager, or the warm-up run before capture (also this call's result)
+            if self.cuda_graphs:
                 graph = torch.cuda.CUDAGraph()
                 with torch.cuda.graph(graph, stream=stream):
                     self._compute(ins, out)
                 self.graphs[key] = graph
-            graph.replay()
 
     def close(self) -> None:
         self.graphs.clear()

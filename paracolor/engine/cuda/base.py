@@ -86,6 +86,9 @@ class CudaApi(ABC):
     def properties(self) -> dict:
         """name, compute_capability "X.Y", integrated (bool), total_memory (bytes)."""
 
+    def close(self) -> None:
+        """Release what the layer holds (a pushed context); buffers are freed by their owners."""
+
     # CUDA graphs: optional (a binding without them raises NotImplementedError)
     def begin_capture(self, stream) -> None:
         raise NotImplementedError(f"CUDA graph capture is not available with {self.name}")

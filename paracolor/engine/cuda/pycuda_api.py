@@ -3,6 +3,7 @@ which is re-raised as :class:`CudaError` naming the call."""
 
 from __future__ import annotations
 
+import atexit
 import functools
 
 import numpy as np
@@ -38,6 +39,14 @@ class PyCudaApi(CudaApi):
         # the primary context, shared with TensorRT and any other runtime-API user
         self.ctx = self.dev.retain_primary_context()
         self.ctx.push()
+        # pycuda aborts the process at exit if a pushed context is still on its stack
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """Pop this layer's context (once); pycuda objects made with it must be freed first."""
+        if self.ctx is not None:
+            self.ctx.pop()
+            self.ctx = None
 
     @_checked("cuStreamCreate")
     def stream(self):
