@@ -1,7 +1,7 @@
 """PyTorch CUDA runner: sequential vs two-stream, batch 1/8/32, FP32/FP16 (issue 5's evidence).
 
 Times, with CUDA events, (a) the parallel stage alone (fg then bg on one stream, against fg and
-bg on two streams), (b) end-to-end latency through the StreamScheduler (host L in, H2D, stages,
+bg on two streams; each generator alone; at batch 1 also with equal stream priorities), (b) end-to-end latency through the StreamScheduler (host L in, H2D, stages,
 D2H, host ab out), (c) pipelined throughput (double buffering), each with and without CUDA
 graphs, and (d) batch 1 through the cuda-python / pycuda layers (device and zero-copy memory).
 Prints JSON lines and writes one JSON file.
@@ -49,6 +49,18 @@ def time_generators(sched, L, iters):
             api.event_synchronize(end)
             times.append(api.elapsed_ms(start, end))
         res[mode] = float(np.median(times[5:]))
+    for role in ("fg", "bg"):  # each generator alone: the parallel stage's floor is the slower one
+        stage = getattr(sched, role)
+        times = []
+        for _ in range(iters + 5):
+            start, end = api.event(True), api.event(True)
+            api.record(start, slot.A)
+            stage.enqueue(api, n, slot.A, sched._stage_buffers(slot, stage))
+            api.record(end, slot.A)
+            api.event_synchronize(end)
+            times.append(api.elapsed_ms(start, end))
+        res[f"{role}_alone"] = float(np.median(times[5:]))
+    res["floor_ratio"] = max(res["fg_alone"], res["bg_alone"]) / (res["fg_alone"] + res["bg_alone"])
     return res
 
 
@@ -94,6 +106,12 @@ def main():
                         g = row["generators_ms"] = time_generators(sched, L, args.iters)
                         row["parallel_over_sequential"] = g["parallel"] / g["sequential"]
                         row["pipelined_img_s"] = time_pipelined(sched, L, args.iters)
+                    sched.close()
+                if batch == 1:  # the same parallel stage with both streams at equal priority
+                    sched = torch_cuda_scheduler(folder, size, batch, precision, "parallel", graphs, priorities=False)
+                    time_e2e(sched, L, 5)
+                    g = time_generators(sched, L, args.iters)
+                    row["equal_priority_parallel_over_sequential"] = g["parallel"] / g["sequential"]
                     sched.close()
                 rows.append(row)
                 print(json.dumps(row))

@@ -9,6 +9,7 @@ slot is reused only after its previous batch's completion event.
 
 With ``memory_mode="zero-copy"`` (integrated GPUs) L and the outputs live in mapped pinned
 host memory that the kernels read and write directly: no copies are enqueued.
+Stream A, which carries the critical path, gets the device's highest stream priority.
 Stages implement :class:`GpuStage`; the CUDA layer is any :class:`~.cuda.base.CudaApi`.
 """
 
@@ -60,7 +61,7 @@ class _Slot:
 class StreamScheduler:
     """fg || bg -> fusion on CUDA streams; drop-in for :class:`~.scheduler.StageScheduler`."""
 
-    def __init__(self, api: CudaApi, fg: GpuStage, bg: GpuStage | None, fusion: GpuStage, max_batch: int, schedule: str = "parallel", slots: int = 2, memory_mode: str = "device"):
+    def __init__(self, api: CudaApi, fg: GpuStage, bg: GpuStage | None, fusion: GpuStage, max_batch: int, schedule: str = "parallel", slots: int = 2, memory_mode: str = "device", priorities: bool = True):
         if schedule not in ("parallel", "sequential", "merged"):
             raise ValueError(f"unknown schedule {schedule!r}")
         if (schedule == "merged") != (bg is None):
@@ -68,7 +69,7 @@ class StreamScheduler:
         if memory_mode not in ("device", "zero-copy"):
             raise ValueError(f"unknown memory mode {memory_mode!r}")
         self.api, self.fg, self.bg, self.fusion = api, fg, bg, fusion
-        self.max_batch, self.schedule, self.memory_mode = max_batch, schedule, memory_mode
+        self.max_batch, self.schedule, self.memory_mode, self.priorities = max_batch, schedule, memory_mode, priorities
         self.specs = self._tensor_specs()
         self.slots = [self._make_slot() for _ in range(slots)]
         self.next_slot = 0
@@ -110,7 +111,9 @@ class StreamScheduler:
                 dev[name] = DeviceBuffer(host_out[name].device_ptr, self._nbytes(name))
             else:
                 dev[name] = api.device_alloc(self._nbytes(name))
-        A, B = api.stream(), api.stream()
+        # A carries the critical path (fg, then fusion after the join): with priorities on, its
+        # kernels go first when bg's compete for the SMs, so the join waits less
+        A, B = api.stream(high_priority=self.priorities), api.stream()
         ev = [api.event() for _ in range(3)] + [api.event(timing=True) for _ in range(3)]
         return _Slot(A, B, *ev, host_in, host_out, dev)
 

@@ -29,8 +29,9 @@ class TorchCudaApi(CudaApi):
             raise RuntimeError("torch reports no CUDA device")
         self.device = torch.device("cuda", device)
 
-    def stream(self):
-        return torch.cuda.Stream(self.device)
+    def stream(self, high_priority: bool = False):
+        # torch maps an out-of-range priority to the nearest valid one: -100 is the highest
+        return torch.cuda.Stream(self.device, priority=-100 if high_priority else 0)
 
     def stream_handle(self, stream) -> int:
         return int(stream.cuda_stream)
@@ -146,7 +147,7 @@ class TorchStage(GpuStage):
         self.graphs.clear()
 
 
-def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False, device: int = 0, binding: str = "torch", memory_mode: str = "device"):
+def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False, device: int = 0, binding: str = "torch", memory_mode: str = "device", priorities: bool = True):
     """A StreamScheduler over the model folder's PyTorch weights on CUDA.
 
     ``binding`` picks the CUDA layer that owns streams, events and buffers: "torch" (torch.cuda),
@@ -165,7 +166,7 @@ def torch_cuda_scheduler(folder, size: int, max_batch: int, precision: str = "fp
         stages[role] = TorchStage(module, role, size, precision, cuda_graphs, device=f"cuda:{device}")
     if schedule == "merged":
         raise ValueError("the merged fg+bg graph is an ONNX/TensorRT artifact; use parallel or sequential with torch")
-    return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, schedule, memory_mode=memory_mode)
+    return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, schedule, memory_mode=memory_mode, priorities=priorities)
 
 
 def torch_cuda_scheduler_if_available(folder, size: int, max_batch: int, precision: str = "fp32", schedule: str = "parallel", cuda_graphs: bool = False):

@@ -45,7 +45,9 @@ class CudaApi(ABC):
     name = "abstract"
 
     @abstractmethod
-    def stream(self): ...
+    def stream(self, high_priority: bool = False):
+        """A non-blocking stream; ``high_priority``: the device's highest stream priority where the
+        binding can set one (the scheduler puts the critical path, fg then fusion, there)."""
 
     @abstractmethod
     def stream_handle(self, stream) -> int:

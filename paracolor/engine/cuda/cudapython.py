@@ -27,8 +27,11 @@ class CudaPythonApi(CudaApi):
             raise CudaError(call, int(status), msg.decode() if isinstance(msg, bytes) else str(msg))
         return values[0] if len(values) == 1 else (tuple(values) if values else None)
 
-    def stream(self):
-        return self._check("cudaStreamCreateWithFlags", self.rt.cudaStreamCreateWithFlags(self.rt.cudaStreamNonBlocking))
+    def stream(self, high_priority: bool = False):
+        if not high_priority:
+            return self._check("cudaStreamCreateWithFlags", self.rt.cudaStreamCreateWithFlags(self.rt.cudaStreamNonBlocking))
+        _least, greatest = self._check("cudaDeviceGetStreamPriorityRange", self.rt.cudaDeviceGetStreamPriorityRange())
+        return self._check("cudaStreamCreateWithPriority", self.rt.cudaStreamCreateWithPriority(self.rt.cudaStreamNonBlocking, greatest))
 
     def stream_handle(self, stream) -> int:
         return int(stream)

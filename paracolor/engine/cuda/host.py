@@ -36,7 +36,7 @@ class HostApi(CudaApi):
         if self.trace is not None:
             self.trace.append(item)
 
-    def stream(self):
+    def stream(self, high_priority: bool = False):
         return HostStream()
 
     def stream_handle(self, stream) -> int:

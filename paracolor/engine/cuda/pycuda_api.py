@@ -49,8 +49,8 @@ class PyCudaApi(CudaApi):
             self.ctx = None
 
     @_checked("cuStreamCreate")
-    def stream(self):
-        return self.drv.Stream()
+    def stream(self, high_priority: bool = False):
+        return self.drv.Stream()  # pycuda exposes no stream priorities: every stream is equal
 
     def stream_handle(self, stream) -> int:
         return int(stream.handle)
