@@ -5,7 +5,8 @@
    machine's load affects both alike).
 2. Cost of a 3000x2000 photo against a 256x256 one through the ONNX Runtime pipeline, with and
    without the JPEG codec (decode/encode scale with pixels whatever the engine does), for grey
-   inputs (what a colorizer is given) and colour inputs (one more full-size Lab conversion).
+   inputs (what a colorizer is given) and colour inputs (one more full-size Lab conversion),
+   and through the whole folder job (`paracolor colorize`, batch 1) on grey JPEGs.
 
 Usage: python benchmarks/engine_cpu.py [--model DIR] [--images DIR] [--rounds 5] [--out benchmarks/results]
 """
@@ -38,6 +39,37 @@ def time_pipeline(col: Colorizer, blobs: list[bytes], codec: bool) -> float:
         if codec:
             encode_image(bgr, "jpg")
     return (time.perf_counter() - t0) / len(blobs)
+
+
+def time_folder_job(col: Colorizer, base: np.ndarray, rounds: int, n: int = 12) -> dict:
+    """ms per image of the whole folder job (colorize_files: decode, prepare, infer, finish,
+    encode, write; its three stages overlap) on n grey JPEGs at 256x256 and at 3000x2000."""
+    import shutil
+    import tempfile
+
+    from paracolor.engine.batch import ColorizeConfig, colorize_files
+
+    root = Path(tempfile.mkdtemp(prefix="paracolor-bench-"))
+    try:
+        grey = cv2.cvtColor(base, cv2.COLOR_BGR2GRAY)
+        for kind, size in (("256x256", (256, 256)), ("3000x2000", (3000, 2000))):
+            (root / kind).mkdir()
+            for i in range(n):
+                img = cv2.resize(np.roll(grey, 17 * i, axis=1), size, interpolation=cv2.INTER_CUBIC)
+                cv2.imwrite(str(root / kind / f"{i}.jpg"), img, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        res = {}
+        for _ in range(rounds):
+            for kind in ("256x256", "3000x2000"):
+                out = root / f"out-{kind}"
+                shutil.rmtree(out, ignore_errors=True)
+                t0 = time.perf_counter()
+                summary = colorize_files(ColorizeConfig(inputs=[str(root / kind)], output_dir=str(out), progress=False, batch_size=1), col)
+                res.setdefault(kind, []).append((time.perf_counter() - t0) / n)
+                assert len(summary.done) == n, summary.failed
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    s_, b_ = (float(np.median(res[k])) for k in ("256x256", "3000x2000"))
+    return {"256x256_ms": 1000 * s_, "3000x2000_ms": 1000 * b_, "ratio": b_ / s_}
 
 
 def main():
@@ -81,6 +113,7 @@ def main():
             s_ = np.median([time_pipeline(ort, small_k, codec) for _ in range(args.rounds)])
             b_ = np.median([time_pipeline(ort, big_k, codec) for _ in range(args.rounds)])
             sizes[f"{kind}_{'with_codec' if codec else 'engine_only'}"] = {"256x256_ms": 1000 * s_, "3000x2000_ms": 1000 * b_, "ratio": b_ / s_}
+    sizes["grey_folder_job"] = time_folder_job(ort, base, args.rounds)
     result = {
         "what": "paracolor CPU engine benchmark (batch 1, 256x256 network input)",
         "environment": environment(),

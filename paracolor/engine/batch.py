@@ -1,7 +1,9 @@
 """Colorize files and folders: the library function behind ``paracolor colorize``.
 
-Decoding runs ahead of inference in a thread (bounded prefetch) and encoding/writing runs
-behind it in another, so memory stays flat over a folder of any size. A bad file is reported
+Three stages overlap: decoding and L preparation run ahead of inference in a thread (bounded
+prefetch); finishing (chroma upsampling, the merge with the full-resolution L, Lab->BGR),
+encoding and writing run behind it in another. Queues are bounded, so memory stays flat over
+a folder of any size. A bad file is reported
 and skipped; outputs are written atomically and inputs are never touched.
 """
 
@@ -14,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
@@ -158,14 +161,16 @@ def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event):
     out_q.put(_DONE)
 
 
-def _writer(cfg, in_q: queue.Queue, summary: Summary, lock: threading.Lock, bar):
-    """Consumer thread: encode and write results atomically."""
+def _writer(cfg, colorizer, in_q: queue.Queue, summary: Summary, lock: threading.Lock, bar):
+    """Consumer thread: upsample and merge the chroma with the full-resolution L, encode, write
+    atomically. At full resolution this work rivals inference, so it runs beside the next batch."""
     while True:
         got = in_q.get()
         if got is _DONE:
             return
-        job, result = got
+        job, prep, ab = got
         try:
+            result = colorizer.colorized(prep, ab, stages=cfg.save_stages)
             fmt = job.dst.suffix.lstrip(".")
             outputs = [(job.dst, result.bgr)] + [(job.stage_dsts[r], result.stages[r]) for r in job.stage_dsts]
             # a re-run that adds --save-stages keeps the outputs already there
@@ -207,7 +212,7 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
         if jobs:
             threads = [
                 threading.Thread(target=_decoder, args=(jobs, cfg, colorizer, decoded, stop), daemon=True, name="paracolor-decode"),
-                threading.Thread(target=_writer, args=(cfg, finished, summary, lock, bar), daemon=True, name="paracolor-write"),
+                threading.Thread(target=_writer, args=(cfg, colorizer, finished, summary, lock, bar), daemon=True, name="paracolor-write"),
             ]
             for t in threads:
                 t.start()
@@ -255,15 +260,15 @@ def _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar, t0):
                 batch.append((job, item))
         if batch and (len(batch) >= cfg.batch_size or done):
             try:
-                results = colorizer.run([p for _, p in batch], stages=cfg.save_stages)
+                out = colorizer.infer(np.stack([p.L_net for _, p in batch]))
             except Exception as exc:
                 with lock:
                     for job, _ in batch:
                         summary.failed.append({"path": str(job.src), "reason": f"inference failed: {type(exc).__name__}: {exc}"})
                 bar.update(len(batch))
             else:
-                for (job, _), res in zip(batch, results):
-                    finished.put((job, res))
+                for i, (job, prep) in enumerate(batch):
+                    finished.put((job, prep, {k: v[i] for k, v in out.items()}))
             batch = []
             bar.set_postfix({"img/s": f"{bar.n / max(time.perf_counter() - t0, 1e-9):.2f}"})
 

@@ -77,18 +77,34 @@ class Colorized:
         return self.bgr[..., ::-1]
 
 
+def area_downscale(plane: np.ndarray, size: int) -> np.ndarray:
+    """Area-filtered ``size`` x ``size`` copy of a large plane, by exact 2x2 halvings first.
+
+    OpenCV's area filter at a non-integer ratio runs on one core (5.4 ms for 3000x2000 here);
+    halving is its fast integer path. Halving stops while both sides are still at least twice
+    ``size``, so the last step still averages two or more pixels per output in each direction;
+    the result differs from one direct area resize by at most one 8-bit level.
+    """
+    x = plane
+    while x.shape[0] >= 4 * size and x.shape[1] >= 4 * size:
+        h, w = x.shape[0] & ~1, x.shape[1] & ~1  # an odd last row/column is dropped (< 1/2000 of the photo)
+        x = cv2.resize(x[:h, :w], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(x, (size, size), interpolation=cv2.INTER_AREA)
+
+
 def network_L(image: DecodedImage, size: int) -> tuple[np.ndarray, np.ndarray]:
     """(L at network size (1, S, S) in network scale, L at full resolution), as inference uses them.
 
     8-bit photos keep OpenCV's 8-bit L at full resolution (merged back byte for byte); 16-bit
-    photos use float L in [0, 100]. The network input is the area-filtered downscale.
+    photos use float L in [0, 100]. The network input is the area-filtered downscale
+    (:func:`area_downscale`).
     """
     if image.bit_depth == 8:
         L_full = image.lab_L8()
-        L_net = colorspace.L8_to_net(cv2.resize(L_full, (size, size), interpolation=cv2.INTER_AREA))
+        L_net = colorspace.L8_to_net(area_downscale(L_full, size))
     else:
         L_full = image.lab_L()
-        L_net = colorspace.L_to_net(cv2.resize(L_full, (size, size), interpolation=cv2.INTER_AREA))
+        L_net = colorspace.L_to_net(area_downscale(L_full, size))
     return L_net[None], L_full
 
 
@@ -208,11 +224,16 @@ class Colorizer:
         if not prepared:
             return []
         out = self.infer(np.stack([p.L_net for p in prepared]))
-        results = []
-        for i, prep in enumerate(prepared):
-            extra = {role: self.finish(prep, out[f"ab_{role}"][i]) for role in ("fg", "bg")} if stages else {}
-            results.append(Colorized(prep.image.path, self.finish(prep, out["ab"][i]), prep.image.alpha, extra))
-        return results
+        return [self.colorized(prep, {k: v[i] for k, v in out.items()}, stages) for i, prep in enumerate(prepared)]
+
+    def colorized(self, prep: Prepared, ab: dict[str, np.ndarray], stages: bool = False) -> Colorized:
+        """One image's network outputs (``ab``, and ``ab_fg``/``ab_bg`` for ``stages``) -> result.
+
+        Thread-safe (it touches no runner), so a batch job can finish one image while the
+        networks run on the next.
+        """
+        extra = {role: self.finish(prep, ab[f"ab_{role}"]) for role in ("fg", "bg")} if stages else {}
+        return Colorized(prep.image.path, self.finish(prep, ab["ab"]), prep.image.alpha, extra)
 
     def colorize(self, images: list[DecodedImage], stages: bool = False) -> list[Colorized]:
         """Decoded images -> colorized images (one batch)."""
