@@ -17,7 +17,7 @@ from pathlib import Path
 import onnx
 
 from ..engine.modelfolder import ROLES, ModelFolder
-from .passes import batch_fusion_encoders, cleanup, fix_input_shapes, fuse_attention, merge_generators
+from .passes import FINE_DECODER, batch_fusion_encoders, cleanup, fix_input_shapes, fuse_attention, merge_generators, split_concat_convs
 from .passes.cleanup import op_counts
 from .precision import convert_fp16
 from .trt import TrtBuildOptions
@@ -50,8 +50,16 @@ class BuildConfig:
             raise ValueError("attention must be 'fused' or 'matmul'")
 
 
-def transform(model: onnx.ModelProto, role: str, size: int, precision: str, attention: str, io: str) -> tuple[onnx.ModelProto, dict]:
-    """All graph passes for one role; returns the model and what each pass did."""
+def transform(model: onnx.ModelProto, role: str, size: int, precision: str, attention: str, io: str, split_concats: bool | None = None) -> tuple[onnx.ModelProto, dict]:
+    """All graph passes for one role; returns the model and what each pass did.
+
+    ``split_concats`` (default: for FP32 graphs) splits the generators' full-resolution
+    Concat->Conv into per-input convolutions: 2-3 ms faster per generator in onnxruntime on the
+    CPU, bit-for-bit the same maths. Not for INT8: each partial sum would get its own int8
+    scale, and their cancellation loses precision (measured: 39 -> 32 dB against FP32). Not for
+    FP16 either: those graphs are for TensorRT, where the benefit is unmeasured.
+    """
+    split_concats = precision == "fp32" if split_concats is None else split_concats
     report: dict = {"nodes_exported": len(model.graph.node)}
     model = cleanup(fix_input_shapes(model, size, size))
     report["nodes_after_cleanup"] = len(model.graph.node)
@@ -61,6 +69,9 @@ def transform(model: onnx.ModelProto, role: str, size: int, precision: str, atte
     if role == "fusion":
         model, info = batch_fusion_encoders(model)
         report["fusion_batch"] = info
+    elif split_concats:
+        model, info = split_concat_convs(model, FINE_DECODER)
+        report["concat_conv_split"] = info
     model = cleanup(model, fold=False)
     if precision == "fp16":
         model, info = convert_fp16(model, io=io)

@@ -91,29 +91,25 @@ def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, st
     return np.stack(Ls).astype(np.float32), h.hexdigest(), skipped
 
 
-#: the generators' decoder stages at strides 2 and 1 (full resolution, few channels)
-FINE_DECODER = ("/decoder.3/", "/decoder.4/")
-
-
 def sensitive_nodes(model: onnx.ModelProto, role: str) -> list[str]:
     """Default float-kept nodes.
 
     All networks: attention, the first and last convolutions (for fusion: its encoder input
     conv and decoder output conv). Generators also keep depthwise convolutions (per-channel
-    ranges vary too much for int8, a known MobileNet weakness; they are cheap) and every node
-    of the two finest decoder stages, whose errors reach the output unfiltered: their Concats
-    join upsampled features with skip tensors (L among them) that one int8 scale cannot share. Measured on the default
-    model (30 COCO photos, entropy ranges): the foreground generator alone goes from 32.7 to
-    40.2 dB RGB PSNR against FP32, and its colourfulness change from -1.6 to +0.2.
+    ranges vary too much for int8, a known MobileNet weakness; they are cheap) and every
+    convolution that reads the network input L directly. The build splits the full-resolution
+    decoder stages' Concat->Conv into one Conv per input (``split_concat_convs``), so L no
+    longer shares an int8 scale with features ten times its range: only its own 1-channel
+    convolutions stay float, and the rest of those stages is quantized.
     """
     convs = [n for n in model.graph.node if n.op_type == "Conv"]
     names = [convs[0].name, convs[-1].name] if convs else []
     names += [n.name for n in model.graph.node if "attention" in n.name.lower() or n.op_type in ("Attention", "Softmax")]
     if role in ("fg", "bg"):
+        inputs = {i.name for i in model.graph.input}
         for n in convs:
-            if next((a.i for a in n.attribute if a.name == "group"), 1) > 1:
+            if next((a.i for a in n.attribute if a.name == "group"), 1) > 1 or n.input[0] in inputs:
                 names.append(n.name)
-        names += [n.name for n in model.graph.node if any(s in n.name for s in FINE_DECODER)]
     return sorted(set(names))
 
 
@@ -150,11 +146,72 @@ def quantize(model: onnx.ModelProto, feeds: dict[str, np.ndarray], method: str, 
     is slower than FP32 (measured on this project's generators, 2-core Xeon with VNNI/AMX).
     """
     cpu = target == "cpu"
+    first = _quantize_static(model, feeds, method, exclude, cache_path, cpu, overrides=None)
+    overrides = concat_range_overrides(model, first)
+    if not overrides:
+        return first
+    return _quantize_static(model, feeds, method, exclude, cache_path, cpu, overrides)
+
+
+def concat_range_overrides(model: onnx.ModelProto, quantized: onnx.ModelProto, max_widening: float = 2.0) -> dict:
+    """One shared range for every quantized channel Concat's inputs and output.
+
+    A Concat whose inputs carry different int8 scales runs as a requantizing QLinearConcat
+    (measured 4x slower than the plain copy onnxruntime does when all scales match; three such
+    Concats in the fusion network's dense block cost 7.5 ms of its 28 ms). The union of the
+    calibrated ranges is given to all of them when it is at most ``max_widening`` times any
+    member's own range: sharing costs the narrower inputs resolution, and a Concat that joins
+    tensors of very different ranges (L with decoder features: 2 against 20) keeps its
+    requantization. The accuracy report checks the result.
+    """
+    from onnx import numpy_helper
+
+    inits = {i.name: numpy_helper.to_array(i) for i in quantized.graph.initializer}
+    ranges = {}
+    for n in quantized.graph.node:
+        if n.op_type != "QuantizeLinear" or n.input[1] not in inits:
+            continue
+        scale = float(np.asarray(inits[n.input[1]]).reshape(-1)[0])
+        zp_arr = inits.get(n.input[2]) if len(n.input) > 2 else None
+        zp = int(np.asarray(zp_arr).reshape(-1)[0]) if zp_arr is not None else 0
+        lo, hi = (0, 255) if zp_arr is not None and zp_arr.dtype == np.uint8 else (-127, 127)
+        ranges[n.input[0]] = ((lo - zp) * scale, (hi - zp) * scale)
+    overrides: dict = {}
+    for n in model.graph.node:
+        if n.op_type != "Concat":
+            continue
+        names = list(n.input) + list(n.output)
+        if not all(t in ranges for t in names):
+            continue
+        lo = min(ranges[t][0] for t in names)
+        hi = max(ranges[t][1] for t in names)
+        if (hi - lo) > max_widening * min(ranges[t][1] - ranges[t][0] for t in names):
+            continue
+        for t in names:
+            if t in overrides:  # a tensor joining two Concats: the union of both
+                lo, hi = min(lo, float(overrides[t][0]["rmin"])), max(hi, float(overrides[t][0]["rmax"]))
+            # onnxruntime takes numpy scalars here (it reads their dtype)
+            overrides[t] = [{"rmin": np.float32(lo), "rmax": np.float32(hi)}]
+    return overrides
+
+
+def _quantize_static(model, feeds, method, exclude, cache_path, cpu: bool, overrides: dict | None) -> onnx.ModelProto:
     import tempfile
 
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     methods = {"entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile, "minmax": CalibrationMethod.MinMax}
+    extra = {
+        "ActivationSymmetric": not cpu,
+        "WeightSymmetric": True,
+        "CalibMovingAverage": False,
+        # onnxruntime keeps every intermediate output of one collection pass in memory
+        # (the fusion network's full-size 64-channel maps are ~0.4 GB per image), so
+        # collect in slices; histograms and ranges merge across slices
+        "CalibStridedMinMax": _stride(len(next(iter(feeds.values())))),
+    }
+    if overrides:
+        extra["TensorQuantOverrides"] = overrides
     with tempfile.TemporaryDirectory(prefix="paracolor-q-") as tmp:
         src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
         onnx.save(model, str(src))
@@ -168,15 +225,7 @@ def quantize(model: onnx.ModelProto, feeds: dict[str, np.ndarray], method: str, 
             weight_type=QuantType.QInt8,
             nodes_to_exclude=exclude,
             calibrate_method=methods[method],
-            extra_options={
-                "ActivationSymmetric": not cpu,
-                "WeightSymmetric": True,
-                "CalibMovingAverage": False,
-                # onnxruntime keeps every intermediate output of one collection pass in memory
-                # (the fusion network's full-size 64-channel maps are ~0.4 GB per image), so
-                # collect in slices; histograms and ranges merge across slices
-                "CalibStridedMinMax": _stride(len(next(iter(feeds.values())))),
-            },
+            extra_options=extra,
             calibration_cache_path=str(cache_path),
         )
         return onnx.load(str(dst))

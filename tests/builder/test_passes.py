@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from paracolor.builder.export import export_onnx
-from paracolor.builder.passes import batch_fusion_encoders, cleanup, fix_input_shapes, fuse_attention, merge_generators
+from paracolor.builder.passes import FINE_DECODER, batch_fusion_encoders, cleanup, fix_input_shapes, fuse_attention, merge_generators, split_concat_convs
 from paracolor.builder.passes.cleanup import op_counts
 from paracolor.models.config import FusionConfig, GeneratorConfig
 from paracolor.models.fusion import DenseFuse, FusionHead
@@ -82,3 +82,23 @@ def test_merge_generators(graphs, feeds64):
     a_fg, a_bg = run_onnx(merged, feeds64["gen"])
     assert np.array_equal(a_fg, run_onnx(fg, feeds64["gen"])[0])
     assert np.array_equal(a_bg, run_onnx(bg, feeds64["gen"])[0])
+
+
+def test_split_concat_convs_is_exact_and_removes_the_concats(graphs, feeds64):
+    clean = cleanup(fix_input_shapes(graphs["bg"], 64, 64))
+    split, info = split_concat_convs(clean, FINE_DECODER)
+    split = cleanup(split, fold=False)
+    onnx.checker.check_model(split)
+    assert len(info["concats"]) == 2 and info["convs_split"] == 4  # body.0 and shortcut of decoder.3 and decoder.4
+    fine_concats = [n for n in split.graph.node if n.op_type == "Concat" and any(s in n.name for s in FINE_DECODER) and n.name in info["concats"]]
+    assert not fine_concats
+    # the L part of the full-resolution stage reads the graph input itself
+    assert any(n.op_type == "Conv" and n.input[0] == "L" and "/decoder.4/" in n.name for n in split.graph.node)
+    a, b = run_onnx(clean, feeds64["gen"])[0], run_onnx(split, feeds64["gen"])[0]
+    assert np.abs(a - b).max() < 1e-5
+
+
+def test_split_concat_convs_leaves_other_readers_alone(graphs):
+    clean = cleanup(fix_input_shapes(graphs["bg"], 64, 64))
+    _, none = split_concat_convs(clean, ("/no-such-scope/",))
+    assert none == {"concats": [], "convs_split": 0}
