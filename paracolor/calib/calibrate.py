@@ -79,7 +79,7 @@ def calibrate(cfg: CalibConfig) -> dict:
     report: dict = {"method": cfg.method, "target": cfg.target, "images": len(L), "images_skipped": skipped, "size": size, "roles": {}}
     for role in ROLES:
         model = graphs[role]
-        exclude = (sensitive_nodes(model, role) if cfg.default_sensitive else []) + matching(model, cfg.keep_float)
+        exclude = (sensitive_nodes(model, role, cfg.target) if cfg.default_sensitive else []) + matching(model, cfg.keep_float)
         cache = cache_dir / f"{role}-{cache_key(model, cfg.method, images_hash, cfg.target)}.json"
         if cfg.force and cache.exists():
             cache.unlink()

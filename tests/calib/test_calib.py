@@ -48,8 +48,7 @@ def test_sensitive_layers_stay_float(calibrated, tiny_model_dir):
     assert any("attention" in n.lower() for n in floats)  # the attention block
     depthwise = [n.name for n in fg.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)]
     assert depthwise and set(depthwise) <= floats  # depthwise convolutions stay float
-    # the finest decoder stage is int8 (its Concat keeps per-input scales: see concat_range_overrides)
-    assert any("/decoder.4/" in c for c in convs if c not in floats)
+    assert any("/decoder.4/" in n for n in floats)  # TensorRT target (the default): the finest decoder stage too
     # exactly the kept convolutions are float; every other one is int8
     assert {c for c in convs if c in floats} == {c for c in convs if c in kept}
     assert len(convs) - len(floats & set(convs)) >= 10
@@ -100,6 +99,17 @@ def test_sensitive_nodes_for_fusion(tiny_model_dir):
     model, _ = transform(onnx.load(str(tiny_model_dir / "fp32" / "fusion.onnx")), "fusion", 64, "fp32", "fused", "fp32")
     names = sensitive_nodes(model, "fusion")
     assert any("conv_out" in n for n in names) and any("conv_in" in n for n in names)
+
+
+def test_fine_decoder_stages_float_for_tensorrt_int8_for_cpu(tiny_model_dir):
+    from paracolor.builder.build import transform
+
+    model, _ = transform(onnx.load(str(tiny_model_dir / "fp32" / "bg.onnx")), "bg", 64, "fp32", "fused", "fp32", split_concats=False)
+    trt, cpu = set(sensitive_nodes(model, "bg", "tensorrt")), set(sensitive_nodes(model, "bg", "cpu"))
+    fine = {n.name for n in model.graph.node if "/decoder.3/" in n.name or "/decoder.4/" in n.name}
+    assert fine and fine <= trt and not fine & cpu
+    depthwise = {n.name for n in model.graph.node if n.op_type == "Conv" and any(a.name == "group" and a.i > 1 for a in n.attribute)}
+    assert depthwise and depthwise <= trt & cpu
 
 
 def test_cpu_target_uses_uint8_activations_and_is_refused_by_tensorrt_build(tiny_model_dir, photo_dir, tmp_path):
