@@ -158,7 +158,7 @@ def quantize(model: onnx.ModelProto, feeds: dict[str, np.ndarray], method: str, 
     return _quantize_static(model, feeds, method, exclude, cache_path, cpu, overrides)
 
 
-def concat_range_overrides(model: onnx.ModelProto, quantized: onnx.ModelProto, max_widening: float = 2.0) -> dict:
+def concat_range_overrides(model: onnx.ModelProto, quantized: onnx.ModelProto, max_widening: float = 2.5) -> dict:
     """One shared range for every quantized channel Concat's inputs and output.
 
     A Concat whose inputs carry different int8 scales runs as a requantizing QLinearConcat
@@ -167,7 +167,10 @@ def concat_range_overrides(model: onnx.ModelProto, quantized: onnx.ModelProto, m
     calibrated ranges is given to all of them when it is at most ``max_widening`` times any
     member's own range: sharing costs the narrower inputs resolution, and a Concat that joins
     tensors of very different ranges (L with decoder features: 2 against 20) keeps its
-    requantization. The accuracy report checks the result.
+    requantization. Measured on the default model (CPU target, 60 COCO photos): 2.5 shares the
+    fusion network's dense-block Concats (2.2x apart) and gives the same accuracy as 2.0
+    (39.3 dB) with the fusion 2 ms faster; 3.0 also shares generator Concats and is no faster.
+    The accuracy report checks the result.
     """
     from onnx import numpy_helper
 
