@@ -102,3 +102,12 @@ def test_split_concat_convs_leaves_other_readers_alone(graphs):
     clean = cleanup(fix_input_shapes(graphs["bg"], 64, 64))
     _, none = split_concat_convs(clean, ("/no-such-scope/",))
     assert none == {"concats": [], "convs_split": 0}
+
+
+def test_cleanup_drops_one_input_concats(graphs, feeds64):
+    model = graphs["fusion"]
+    assert any(n.op_type == "Concat" and len(n.input) == 1 for n in model.graph.node)  # DenseFuse's first dense layer
+    clean = cleanup(fix_input_shapes(model, 64, 64))
+    assert not any(n.op_type == "Concat" and len(n.input) == 1 for n in clean.graph.node)
+    a, b = run_onnx(model, feeds64["fusion"])[0], run_onnx(clean, feeds64["fusion"])[0]
+    assert np.abs(a - b).max() < 1e-5

@@ -25,12 +25,14 @@ def fix_input_shapes(model: onnx.ModelProto, height: int, width: int) -> onnx.Mo
 
 
 def remove_identities(graph: gs.Graph) -> int:
-    """Bypass Identity nodes (keeping graph output names); returns how many were removed."""
+    """Bypass Identity nodes and one-input Concats, which are copies too (DenseFuse's first dense
+    layer concatenates a single tensor: a full-resolution copy per image); keeps graph output
+    names; returns how many were removed."""
     outputs = {id(t) for t in graph.outputs}
     inputs = {id(t) for t in graph.inputs}
     removed = 0
     for node in list(graph.nodes):
-        if node.op != "Identity" or not node.inputs or not node.outputs:
+        if not (node.op == "Identity" or (node.op == "Concat" and len(node.inputs) == 1)) or not node.inputs or not node.outputs:
             continue
         src, dst = node.inputs[0], node.outputs[0]
         if id(dst) in outputs:
