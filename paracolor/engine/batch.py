@@ -216,7 +216,7 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
             ]
             for t in threads:
                 t.start()
-            _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar, t0)
+            _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar)
     except KeyboardInterrupt:
         summary.interrupted = True
         stop.set()
@@ -243,7 +243,7 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     return summary
 
 
-def _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar, t0):
+def _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar):
     batch: list = []
     done = False
     while not done:
@@ -269,8 +269,7 @@ def _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar, t0):
             else:
                 for i, (job, prep) in enumerate(batch):
                     finished.put((job, prep, {k: v[i] for k, v in out.items()}))
-            batch = []
-            bar.set_postfix({"img/s": f"{bar.n / max(time.perf_counter() - t0, 1e-9):.2f}"})
+            batch = []  # the bar's own rate is images/s: images count when written
 
 
 def write_report(path, summary: Summary) -> None:
