@@ -72,8 +72,12 @@ def calibrate(cfg: CalibConfig) -> dict:
     cache_dir = out / "calib_cache"
     cache_dir.mkdir(exist_ok=True)
     L, images_hash, skipped = load_calibration_L(cfg.images, cfg.num, size)
-    # unsplit Concat->Conv: split, the partial sums would be quantized one by one (see transform)
-    graphs = {r: transform(onnx.load(str(src.onnx_path(r))), r, size, "fp32", cfg.attention, "fp32", split_concats=False)[0] for r in ROLES}
+    # unsplit Concat->Conv: split, the partial sums would be quantized one by one; the CPU
+    # target keeps the fusion encoders as two passes (faster there; see transform)
+    graphs = {
+        r: transform(onnx.load(str(src.onnx_path(r))), r, size, "fp32", cfg.attention, "fp32", split_concats=False, batch_fusion=cfg.target == "tensorrt")[0]
+        for r in ROLES
+    }
     ab_fg, ab_bg = _run(graphs["fg"], {"L": L}), _run(graphs["bg"], {"L": L})
     feeds = {"fg": {"L": L}, "bg": {"L": L}, "fusion": {"L": L, "ab_fg": ab_fg, "ab_bg": ab_bg}}
     report: dict = {"method": cfg.method, "target": cfg.target, "images": len(L), "images_skipped": skipped, "size": size, "roles": {}}

@@ -20,6 +20,7 @@ def calibrated(tiny_model_dir, photo_dir, tmp_path_factory):
 
 def test_qdq_graphs_written_and_cache_miss_then_hit(calibrated):
     cfg, report, out = calibrated
+    assert any(n.name.startswith("fusion/") for n in onnx.load(str(out / "int8" / "fusion.onnx")).graph.node)  # batched encoders
     assert all(report["roles"][r]["cache"] == "miss" for r in ("fg", "bg", "fusion"))
     for role in ("fg", "bg", "fusion"):
         model = onnx.load(str(out / "int8" / f"{role}.onnx"))
@@ -120,6 +121,9 @@ def test_cpu_target_uses_uint8_activations_and_is_refused_by_tensorrt_build(tiny
     inits = {i.name: i for i in model.graph.initializer}
     act_q = [n for n in model.graph.node if n.op_type == "QuantizeLinear" and n.input[2] in inits]
     assert act_q and all(onnx.numpy_helper.to_array(inits[n.input[2]]).dtype == np.uint8 for n in act_q)
+    # the CPU target keeps the fusion encoders as two passes; the TensorRT target batches them
+    cpu_fusion = onnx.load(str(out / "int8" / "fusion.onnx"))
+    assert not any(n.name.startswith("fusion/") for n in cpu_fusion.graph.node)
     from paracolor.builder.build import BuildConfig, build
 
     with pytest.raises(ValueError, match="calibrated for the CPU"):
