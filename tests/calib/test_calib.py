@@ -130,13 +130,15 @@ def test_cpu_target_uses_uint8_activations_and_is_refused_by_tensorrt_build(tiny
         build(BuildConfig(out_dir=str(out), model_dir=str(out), precision="int8", report_images=[str(photo_dir)]))
 
 
-def _qdq_model(scales):
-    """A float Concat(a, b) -> c and a stand-in quantized graph holding uint8 scales for a, b, c."""
-    from onnx import TensorProto, helper, numpy_helper
+def _qdq_model(scales, concats=((("a", "b"), "c"),)):
+    """Float Concats ((inputs), output) and a stand-in quantized graph holding uint8 scales
+    (``scales``: a list for a, b, c, ... in order)."""
+    from onnx import helper, numpy_helper
 
-    float_model = helper.make_model(helper.make_graph([helper.make_node("Concat", ["a", "b"], ["c"], axis=1)], "f", [], []))
+    nodes = [helper.make_node("Concat", list(ins), [out], axis=1) for ins, out in concats]
+    float_model = helper.make_model(helper.make_graph(nodes, "f", [], []))
     nodes, inits = [], []
-    for t, s in zip("abc", scales):
+    for t, s in zip("abcdefgh", scales):
         inits += [numpy_helper.from_array(np.array(s, np.float32), f"{t}_s"), numpy_helper.from_array(np.array(128, np.uint8), f"{t}_z")]
         nodes.append(helper.make_node("QuantizeLinear", [t, f"{t}_s", f"{t}_z"], [f"{t}_q"]))
     q = helper.make_model(helper.make_graph(nodes, "q", [], [], inits))
@@ -154,3 +156,13 @@ def test_concat_ranges_shared_only_when_close():
     assert all(float(ov[t][0]["rmin"]) == lo and float(ov[t][0]["rmax"]) == hi for t in "bc")
     f, q = _qdq_model([0.002, 0.015, 0.02])  # L beside features: 10x apart, kept apart
     assert concat_range_overrides(f, q) == {}
+
+
+def test_concats_sharing_a_tensor_share_one_range():
+    from paracolor.calib.qdq import concat_range_overrides
+
+    # Concat(a, b) -> c and Concat(a, d) -> e: a links them, so all five take the widest range (e's)
+    f, q = _qdq_model([0.012, 0.015, 0.02, 0.02, 0.025], concats=((("a", "b"), "c"), (("a", "d"), "e")))
+    ov = concat_range_overrides(f, q)
+    assert set(ov) == set("abcde")
+    assert {(float(v[0]["rmin"]), float(v[0]["rmax"])) for v in ov.values()} == {(float(np.float32(-128 * 0.025)), float(np.float32(127 * 0.025)))}
