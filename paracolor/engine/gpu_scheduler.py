@@ -55,7 +55,8 @@ class _Slot:
     dev: dict
     batch: int = 0
     busy: bool = False
-    stats: dict = field(default_factory=dict)
+    #: each stage's tensor name -> this slot's buffer, built once (submit runs per batch)
+    stage_buffers: dict = field(default_factory=dict)
 
 
 class StreamScheduler:
@@ -115,14 +116,17 @@ class StreamScheduler:
         # kernels go first when bg's compete for the SMs, so the join waits less
         A, B = api.stream(high_priority=self.priorities), api.stream()
         ev = [api.event() for _ in range(3)] + [api.event(timing=True) for _ in range(3)]
-        return _Slot(A, B, *ev, host_in, host_out, dev)
+        slot = _Slot(A, B, *ev, host_in, host_out, dev)
+        for stage in (self.fg, self.bg, self.fusion):
+            if stage is not None:
+                slot.stage_buffers[id(stage)] = {
+                    s.name: dev[f"ab_{stage.role}" if (stage is not self.fusion and s.name == "ab") else s.name] for s in stage.inputs + stage.outputs
+                }
+        return slot
 
     def _stage_buffers(self, slot: _Slot, stage: GpuStage) -> dict[str, DeviceBuffer]:
-        bufs = {}
-        for s in stage.inputs + stage.outputs:
-            name = f"ab_{stage.role}" if (stage is not self.fusion and s.name == "ab") else s.name
-            bufs[s.name] = slot.dev[name]
-        return bufs
+        """``stage``'s tensors by name, in ``slot``'s buffers (a generator's "ab" is ab_fg/ab_bg)."""
+        return slot.stage_buffers[id(stage)]
 
     def submit(self, L: np.ndarray) -> int:
         """Enqueue one batch without waiting; returns a ticket for :meth:`collect`."""
