@@ -1,11 +1,12 @@
 """INT8 vs FP32 throughput on this CPU with onnxruntime (issue 6's target: at least 1.8x).
 
 Times each network (fg, bg, fusion) and the whole fg + bg + fusion chain at batch 1 and 8 on
-256x256 inputs, for the FP32 graphs as exported, the FP32 graphs after the build passes
-(``fp32`` built: static size, fused attention, batched fusion encoders) when present, and the
-INT8 Q/DQ graphs. Prints a table and writes JSON.
+256x256 inputs, for the FP32 graphs as exported (MODEL_DIR/fp32), the FP32 graphs after the
+build passes when MODEL_DIR/fp32-built exists (a copy of 'paracolor build --precision fp32'
+output: static size, fused attention, split full-resolution Concat->Conv, batched fusion
+encoders), and the INT8 Q/DQ graphs (MODEL_DIR/int8). Prints JSON rows and writes JSON.
 
-Usage: python benchmarks/int8_cpu.py MODEL_DIR [--fp32-built DIR] [--reps 10] [--out benchmarks/results]
+Usage: python benchmarks/int8_cpu.py MODEL_DIR [--reps 10] [--out benchmarks/results]
 """
 
 from __future__ import annotations

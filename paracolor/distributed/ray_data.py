@@ -19,7 +19,7 @@ from pathlib import PurePosixPath
 import numpy as np
 
 from ..engine.batch import ColorizeConfig, Summary, output_path, plan_jobs, skip_reason, write_report
-from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError
+from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError, atomic_write, decode_image, encode_image
 
 INSTALL_HINT = "Ray is not installed: pip install 'paracolor[ray]' (or: pip install 'ray[data]')"
 
@@ -65,7 +65,6 @@ class ColorizeActor:
     """One engine per actor; ``__call__`` handles a batch of {src, dst} rows."""
 
     def __init__(self, cfg: dict, in_uri: str | None, out_uri: str | None):
-        from ..engine.batch import ColorizeConfig
         from ..engine.pipeline import Colorizer, EngineConfig
 
         engine = EngineConfig(**cfg.pop("engine"))
@@ -86,8 +85,6 @@ class ColorizeActor:
             return f.read()
 
     def _write(self, dst: str, data: bytes) -> None:
-        from ..engine.io import atomic_write
-
         if self.out_fs is None:
             atomic_write(dst, data, overwrite=self.cfg.overwrite or self.cfg.resume)
             return
@@ -99,8 +96,6 @@ class ColorizeActor:
         self.out_fs.move(tmp, dst)
 
     def __call__(self, batch: dict) -> dict:
-        from ..engine.io import decode_image, encode_image
-
         srcs, dsts = [str(s) for s in batch["src"]], [str(d) for d in batch["dst"]]
         status, reason = ["failed"] * len(srcs), [""] * len(srcs)
         prepared = []

@@ -85,6 +85,3 @@ def config_from_json(text: str):
     if unknown:
         raise ValueError(f"stored {kind} config has unknown fields {sorted(unknown)}")
     return kind, cls(**data["config"])
-
-
-

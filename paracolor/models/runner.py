@@ -15,7 +15,6 @@ from .checkpoint import load_model
 from .fusion import DenseFuse, FusionHead
 
 
-
 class TorchRunner(Runner):
     """One network as a PyTorch module; numpy in, numpy out."""
 
