@@ -11,7 +11,7 @@ import subprocess
 
 from . import __version__
 
-OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda")
+OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda", "numba")
 
 
 def _version(dist: str) -> str | None:
@@ -44,6 +44,8 @@ def collect_info(model_dir=None) -> dict:
         "onnxruntime": ", ".join(available_providers()),
         "torch": "available" if importlib.util.find_spec("torch") else "not installed (pip install 'paracolor[train]')",
         "tensorrt": "available" if importlib.util.find_spec("tensorrt") else "not installed",
+        # without numba, large photos' Lab conversions fall back to OpenCV (same bytes, slower)
+        "lab_tables": "numba" if importlib.util.find_spec("numba") else "not installed: OpenCV conversions",
     }
     from .engine.memory import device_integrated, select_memory_mode
 

@@ -20,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
-from .pipeline import Colorizer, EngineConfig
+from .pipeline import Colorizer, EngineConfig, FinishBuffers
 
 _DONE = object()
 
@@ -163,14 +163,16 @@ def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event):
 
 def _writer(cfg, colorizer, in_q: queue.Queue, summary: Summary, lock: threading.Lock, bar):
     """Consumer thread: upsample and merge the chroma with the full-resolution L, encode, write
-    atomically. At full resolution this work rivals inference, so it runs beside the next batch."""
+    atomically. At full resolution this work rivals inference, so it runs beside the next batch.
+    Each result is encoded before the next is finished, so the full-size buffers are reused."""
+    buffers = FinishBuffers()
     while True:
         got = in_q.get()
         if got is _DONE:
             return
         job, prep, ab = got
         try:
-            result = colorizer.colorized(prep, ab, stages=cfg.save_stages)
+            result = colorizer.colorized(prep, ab, stages=cfg.save_stages, buffers=buffers)
             fmt = job.dst.suffix.lstrip(".")
             outputs = [(job.dst, result.bgr)] + [(job.stage_dsts[r], result.stages[r]) for r in job.stage_dsts]
             # a re-run that adds --save-stages keeps the outputs already there

@@ -15,6 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .. import colorspace
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
 #: default refusal limit against decompression bombs (about 16k x 16k)
 DEFAULT_MAX_PIXELS = 268_000_000
@@ -46,7 +48,7 @@ class DecodedImage:
     """A decoded photo: RGB pixels in the source's integer type, plus what the writer needs."""
 
     path: str
-    pixels: np.ndarray  # (H, W, 3) RGB, uint8 or uint16
+    pixels: np.ndarray  # (H, W, 3) RGB, uint8 or uint16; a read-only view for decoded files
     grey: bool = False  # the file itself was single-channel
     alpha: np.ndarray | None = None  # (H, W) in the source's integer type, if the file had one
 
@@ -70,9 +72,9 @@ class DecodedImage:
         if self.bit_depth != 8:
             raise ValueError("lab_L8 is for 8-bit images")
         if self.grey:
-            return _grey_L8(cv2.extractChannel(self.pixels, 0))
+            return _grey_L8(self.pixels[..., 0])  # a grey file's own plane
         # a contiguous plane: the area downscale and the final merge are several times slower on a view
-        return cv2.extractChannel(cv2.cvtColor(self.pixels, cv2.COLOR_RGB2Lab), 0)
+        return colorspace.rgb8_to_L8(self.pixels)
 
     def lab_L(self) -> np.ndarray:
         """Float Lab lightness in [0, 100], full resolution (any bit depth)."""
@@ -163,13 +165,14 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
     alpha, grey = None, img.ndim == 2 or img.shape[2] in (1, 2)
     if img.ndim == 3 and img.shape[2] in (2, 4):
         alpha = img[..., -1].copy()
+    # Views, not converted copies: at 6 MP a copy costs milliseconds plus as much again in page
+    # faults, and the engine only reads the pixels once (for L).
     if grey:
-        g = img if img.ndim == 2 else img[..., 0]
-        rgb = cv2.merge([g, g, g])
-    elif img.shape[2] == 4:
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+        # three equal channels as a read-only view of the one plane (see lab_L8)
+        g = np.ascontiguousarray(img if img.ndim == 2 else img[..., 0])
+        rgb = np.broadcast_to(g[..., None], (*g.shape, 3))
     else:
-        rgb = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+        rgb = img[..., 2::-1]  # OpenCV's BGR(A), channel-reversed
     # greyscale photos are often stored as three equal channels: knowing it lets the engine
     # take L from a 256-entry table instead of a full-resolution colour conversion
     return DecodedImage(str(path), rgb, grey or _equal_channels(rgb), alpha)

@@ -115,3 +115,16 @@ def test_corrupt_onnx_names_the_file(tmp_path, tiny_model_dir):
     shutil.copy(tiny_model_dir / "fp32" / "bg.onnx", wrong)
     with pytest.raises(ModelError, match="role 'bg' loaded as 'fg'"):
         OrtRunner(wrong, "fg")
+
+
+def test_large_photo_through_lookup_tables_equals_opencv_path(colorizer, tmp_path, monkeypatch):
+    # above lab_tables.MIN_PIXELS, L and the final Lab->BGR come from the numba lookup tables
+    from paracolor import lab_tables
+
+    if not lab_tables.available():
+        pytest.skip("numba is not installed")
+    img = read_image(write_photo(tmp_path / "big.jpg", 1300, 820))
+    assert img.size[0] * img.size[1] >= lab_tables.MIN_PIXELS
+    fast = colorizer.colorize([img])[0].bgr
+    monkeypatch.setattr(lab_tables, "_kernels", False)
+    assert np.array_equal(fast, colorizer.colorize([img])[0].bgr)
