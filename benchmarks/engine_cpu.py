@@ -6,7 +6,10 @@
 2. Cost of a 3000x2000 photo against a 256x256 one through the ONNX Runtime pipeline, with and
    without the JPEG codec (decode/encode scale with pixels whatever the engine does), for grey
    inputs (what a colorizer is given) and colour inputs (one more full-size Lab conversion),
-   and through the whole folder job (`paracolor colorize`, batch 1) on grey JPEGs.
+   and through the whole folder job (`paracolor colorize`, batch 1) on grey JPEGs. Finishing
+   writes into reused buffers as the folder job does; the `*_engine_only_new_arrays` rows give
+   every photo new full-size arrays, as a library call to `Colorizer.colorize` does (that
+   costs page faults whose price depends on the allocator's state: it varies run to run).
 
 Usage: python benchmarks/engine_cpu.py [--model DIR] [--images DIR] [--rounds 5] [--out benchmarks/results]
 """
@@ -24,21 +27,24 @@ import numpy as np
 
 from paracolor.bench.harness import environment
 from paracolor.engine.io import decode_image, encode_image, find_images
-from paracolor.engine.pipeline import Colorizer, EngineConfig
+from paracolor.engine.pipeline import Colorizer, EngineConfig, FinishBuffers
 
 
-def time_pipeline(col: Colorizer, blobs: list, codec: bool) -> float:
+def time_pipeline(col: Colorizer, blobs: list, codec: bool, reuse: bool = True) -> float:
     """Seconds per image for decode? + prepare + infer + finish + encode? (batch 1).
 
     With ``codec`` the items are encoded files; without, decoded images (decoded once for all
     rounds, so the engine's steady state is timed, not the first touches of fresh pixels).
+    ``reuse``: finish into reused buffers, as the batch job does; without, every photo gets new
+    full-size arrays, as ``Colorizer.colorize`` gives a library caller.
     """
+    buffers = FinishBuffers() if reuse else None
     t0 = time.perf_counter()
     for item in blobs:
         img = decode_image(item) if codec else item
         prep = col.prepare(img)
         out = col.infer(prep.L_net[None])
-        bgr = col.finish(prep, out["ab"][0])
+        bgr = col.finish(prep, out["ab"][0], buffers)
         if codec:
             encode_image(bgr, "jpg")
     return (time.perf_counter() - t0) / len(blobs)
@@ -74,6 +80,34 @@ def time_folder_job(col: Colorizer, base: np.ndarray, rounds: int, n: int = 12) 
     s_, b_ = (float(np.median(res[k])) for k in ("256x256", "3000x2000"))
     rounds_ms = {k: [round(1000 * x, 1) for x in v] for k, v in res.items()}
     return {"256x256_ms": 1000 * s_, "3000x2000_ms": 1000 * b_, "ratio": b_ / s_, "rounds_ms": rounds_ms}
+
+
+def _row(small_s: list[float], big_s: list[float]) -> dict:
+    s_, b_ = float(np.median(small_s)), float(np.median(big_s))
+    rounds = {"256x256": [round(1000 * x, 1) for x in small_s], "3000x2000": [round(1000 * x, 1) for x in big_s]}
+    return {"256x256_ms": 1000 * s_, "3000x2000_ms": 1000 * b_, "ratio": b_ / s_, "rounds_ms": rounds}
+
+
+def table_resident_mb(lab_tables) -> dict:
+    """Resident memory of each lookup table (Linux /proc/self/smaps; empty elsewhere)."""
+    try:
+        text = Path("/proc/self/smaps").read_text()
+    except OSError:
+        return {}
+    vmas, cur = [], None
+    for line in text.splitlines():
+        head = line.split(" ", 1)[0]
+        if "-" in head and ":" not in head:
+            lo, hi = (int(x, 16) for x in head.split("-"))
+            cur = [lo, hi, 0]
+            vmas.append(cur)
+        elif line.startswith("Rss:") and cur is not None:
+            cur[2] = int(line.split()[1])
+    out = {}
+    for name, t in (("lab_to_bgr", lab_tables._LAB.table), ("rgb_to_L", lab_tables._RGB_L.table)):
+        a = t.__array_interface__["data"][0]
+        out[name] = sum(kb for lo, hi, kb in vmas if lo < a + t.nbytes and hi > a) / 1024
+    return out
 
 
 def main():
@@ -120,11 +154,17 @@ def main():
             items = {"s": small_k, "b": big_k} if codec else {"s": [decode_image(b) for b in small_k], "b": [decode_image(b) for b in big_k]}
             s_ = [time_pipeline(ort, items["s"], codec) for _ in range(args.rounds)]
             b_ = [time_pipeline(ort, items["b"], codec) for _ in range(args.rounds)]
-            sizes[f"{kind}_{'with_codec' if codec else 'engine_only'}"] = {
-                "256x256_ms": 1000 * np.median(s_), "3000x2000_ms": 1000 * np.median(b_), "ratio": np.median(b_) / np.median(s_),
-                "rounds_ms": {"256x256": [round(1000 * x, 1) for x in s_], "3000x2000": [round(1000 * x, 1) for x in b_]},
-            }
+            sizes[f"{kind}_{'with_codec' if codec else 'engine_only'}"] = _row(s_, b_)
+            if not codec:  # the library call: new full-size arrays for every photo
+                s_ = [time_pipeline(ort, items["s"], codec, reuse=False) for _ in range(args.rounds)]
+                b_ = [time_pipeline(ort, items["b"], codec, reuse=False) for _ in range(args.rounds)]
+                sizes[f"{kind}_engine_only_new_arrays"] = _row(s_, b_)
     sizes["grey_folder_job"] = time_folder_job(ort, base, args.rounds)
+    from paracolor import lab_tables
+
+    tables = lab_tables.stats()
+    for name, rss in table_resident_mb(lab_tables).items():
+        tables[name]["resident_mb"] = rss
     result = {
         "what": "paracolor CPU engine benchmark (batch 1, 256x256 network input)",
         "environment": environment(),
@@ -132,6 +172,7 @@ def main():
         "throughput_img_s": {"onnxruntime": ort_ips, "torch_eager": pt_ips, "speedup": ort_ips / pt_ips},
         "per_block_s_per_image": per,
         "fullres_cost": sizes,
+        "lab_tables": tables,
         "targets": {"ort_vs_torch_speedup_min": 1.3, "fullres_ratio_max": 1.25},
     }
     out = Path(args.out)
@@ -144,6 +185,8 @@ def main():
             print(f"{k}: {v:.0f} ms")
             continue
         print(f"{k}: 256x256 {v['256x256_ms']:.1f} ms, 3000x2000 {v['3000x2000_ms']:.1f} ms -> {v['ratio']:.2f}x")
+    for name, t in tables.items():
+        print(f"lab table {name}: {t['rows']} rows, {t.get('resident_mb', float('nan')):.1f} MB resident")
     print(f"written: {path}")
 
 

@@ -21,6 +21,7 @@ converts in its decode and writer threads concurrently). Without numba, or for i
 from __future__ import annotations
 
 import logging
+import mmap
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -125,6 +126,22 @@ def _run_bands(kernel, args: tuple, height: int) -> int:
     return missing + sum(f.result() for f in futures)
 
 
+def _zero_pages(shape, dtype) -> np.ndarray:
+    """A zeroed array whose memory is committed page by page as it is written.
+
+    numpy asks for transparent huge pages on large arrays, which would commit the table 2 MB at
+    a time (most of it after a few photos); 4 KB pages keep the memory in use near the rows met.
+    """
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    try:
+        buf = mmap.mmap(-1, nbytes)  # anonymous: zero-filled, committed on first write
+        if hasattr(mmap, "MADV_NOHUGEPAGE"):
+            buf.madvise(mmap.MADV_NOHUGEPAGE)
+    except (OSError, ValueError):
+        return np.zeros(shape, dtype)
+    return np.frombuffer(buf, dtype).reshape(shape)
+
+
 class _RowTable:
     """A (256, 256, 256) table of packed entries whose rows (i, j) ``fill`` computes on first use.
 
@@ -134,7 +151,7 @@ class _RowTable:
     """
 
     def __init__(self, dtype, fill):
-        self.table = np.zeros((256, 256, 256), dtype)  # zero pages: no memory until written
+        self.table = _zero_pages((256, 256, 256), dtype)
         self.fill = fill
         self.rows = 0
         self.lock = threading.Lock()
@@ -171,6 +188,14 @@ def _rgb_L_rows(r: np.ndarray, g: np.ndarray) -> np.ndarray:
 
 _LAB = _RowTable(np.uint32, _lab_rows)
 _RGB_L = _RowTable(np.uint16, _rgb_L_rows)
+
+
+def stats() -> dict:
+    """Rows filled so far per table, and the memory they hold (at most one 4 KB page per row)."""
+    return {
+        name: {"rows": t.rows, "row_bytes": 256 * t.table.itemsize, "table_address_space_mb": t.table.nbytes >> 20}
+        for name, t in (("lab_to_bgr", _LAB), ("rgb_to_L", _RGB_L))
+    }
 
 
 def lab8_to_bgr(L8: np.ndarray, ab8: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:

@@ -21,6 +21,9 @@ def test_decode_8bit_colour_and_grey(tmp_path):
     gi = read_image(g)
     assert gi.grey and gi.pixels.shape == (30, 40, 3)
     assert np.array_equal(gi.lab_L8(), cv2.cvtColor(gi.pixels, cv2.COLOR_RGB2Lab)[..., 0])
+    # decoded pixels are read-only views: a grey file's one plane is not copied three times
+    assert gi.pixels.strides[2] == 0 and not gi.pixels.flags.writeable
+    assert np.array_equal(im.lab_L8(), cv2.cvtColor(np.ascontiguousarray(im.pixels), cv2.COLOR_RGB2Lab)[..., 0])
 
 
 def test_decode_16bit_and_alpha(tmp_path):

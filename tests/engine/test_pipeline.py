@@ -128,3 +128,20 @@ def test_large_photo_through_lookup_tables_equals_opencv_path(colorizer, tmp_pat
     fast = colorizer.colorize([img])[0].bgr
     monkeypatch.setattr(lab_tables, "_kernels", False)
     assert np.array_equal(fast, colorizer.colorize([img])[0].bgr)
+
+
+def test_finish_buffers_are_reused_and_give_the_same_result(colorizer, tmp_path):
+    from paracolor.engine.pipeline import FinishBuffers
+
+    prepared = [colorizer.prepare(read_image(write_photo(tmp_path / f"{i}.jpg", 120, 90, seed=i))) for i in range(2)]
+    outs = [colorizer.infer(p.L_net[None]) for p in prepared]
+    fresh = [colorizer.colorized(p, {k: v[0] for k, v in o.items()}, stages=True) for p, o in zip(prepared, outs)]
+    buffers = FinishBuffers()
+    first = colorizer.colorized(prepared[0], {k: v[0] for k, v in outs[0].items()}, stages=True, buffers=buffers)
+    assert np.array_equal(first.bgr, fresh[0].bgr) and all(np.array_equal(first.stages[r], fresh[0].stages[r]) for r in ("fg", "bg"))
+    kept = first.bgr
+    second = colorizer.colorized(prepared[1], {k: v[0] for k, v in outs[1].items()}, stages=True, buffers=buffers)
+    assert second.bgr is kept  # the same memory, overwritten
+    assert np.array_equal(second.bgr, fresh[1].bgr) and all(np.array_equal(second.stages[r], fresh[1].stages[r]) for r in ("fg", "bg"))
+    # the three results of one photo never share a buffer
+    assert not np.shares_memory(second.bgr, second.stages["fg"]) and not np.shares_memory(second.stages["fg"], second.stages["bg"])
