@@ -191,6 +191,20 @@ _LAB = _RowTable(np.uint32, _lab_rows)
 _RGB_L = _RowTable(np.uint16, _rgb_L_rows)
 
 
+def _after_fork_in_child():
+    # A forked child (multiprocessing, data loaders) has none of the parent's pool threads, and a
+    # lock another parent thread held at the fork would never be released: start both afresh.
+    global _pool, _kernels_lock
+    _pool = None
+    _kernels_lock = threading.Lock()
+    for t in (_LAB, _RGB_L):
+        t.lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def stats() -> dict:
     """Rows filled so far per table, the bytes per row, and each table's address space."""
     return {

@@ -92,3 +92,17 @@ def test_colorspace_uses_tables_for_large_images_and_opencv_without_numba(monkey
     assert not lab_tables.available()
     assert np.array_equal(colorspace.lab8_to_bgr(L8, ab8), _opencv_bgr(L8, ab8)) and not calls
     assert np.array_equal(colorspace.rgb8_to_L8(rgb), cv2.cvtColor(rgb, cv2.COLOR_RGB2Lab)[..., 0])
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork on this platform")
+def test_a_forked_child_converts_with_its_own_threads():
+    import multiprocessing as mp
+
+    rng = np.random.default_rng(4)
+    L8, ab8 = _random_lab(rng, 256, 64)  # tall enough for several bands: the pool is used
+    lab_tables.lab8_to_bgr(L8, ab8)  # the parent's pool threads exist now
+    assert lab_tables._pool is not None or lab_tables._THREADS == 1
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(lab_tables.lab8_to_bgr, (L8, ab8))
+        assert np.array_equal(result.get(timeout=60), _opencv_bgr(L8, ab8))
