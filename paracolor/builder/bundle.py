@@ -35,6 +35,8 @@ onnxruntime>=1.17
 click>=8.1
 tqdm>=4.60
 pillow>=10
+# exact fast Lab conversions for large photos (aarch64 wheels exist; without it OpenCV's are used)
+numba>=0.59
 # one CUDA binding: cuda-python installs from wheels (aarch64 included); pycuda needs the CUDA headers
 cuda-python>=12
 """

@@ -1,6 +1,7 @@
 """Jetson deploy bundle (CPU checks): contents, no torch, round trip, memory-mode logic."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +29,12 @@ def test_bundle_contents_and_requirements(bundle_dir):
     assert not any(f.startswith("checkpoints/") or f.endswith((".safetensors", ".pt")) for f in files)  # no PyTorch weights
     reqs = [line.split(">")[0].split("=")[0].strip().lower() for line in (bundle_dir / "requirements-device.txt").read_text().splitlines() if line and not line.startswith("#")]
     assert "torch" not in reqs and "onnxruntime" in reqs and "numpy" in reqs
+    # every runtime dependency of the package is there (OpenCV as the headless build)
+    tomllib = pytest.importorskip("tomllib")
+    root = Path(__file__).resolve().parents[2]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["dependencies"]
+    names = {d.split(">")[0].split("=")[0].split("[")[0].strip().lower().replace("opencv-python", "opencv-python-headless") for d in declared}
+    assert names <= set(reqs), names - set(reqs)
     assert manifest["precision"] == "fp16"
 
 
