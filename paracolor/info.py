@@ -33,6 +33,14 @@ def _gpus() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
+def _lab_tables() -> str:
+    from . import lab_tables
+
+    if lab_tables.disabled():
+        return "off (PARACOLOR_LAB_TABLES=0): OpenCV conversions"
+    return "numba" if importlib.util.find_spec("numba") else "numba not installed: OpenCV conversions"
+
+
 def collect_info(model_dir=None) -> dict:
     """Versions, backends, devices and the model card, as a nested dict."""
     from .engine.modelfolder import ModelError, ModelFolder
@@ -45,7 +53,7 @@ def collect_info(model_dir=None) -> dict:
         "torch": "available" if importlib.util.find_spec("torch") else "not installed (pip install 'paracolor[train]')",
         "tensorrt": "available" if importlib.util.find_spec("tensorrt") else "not installed",
         # without numba, large photos' Lab conversions fall back to OpenCV (same bytes, slower)
-        "lab_tables": "numba" if importlib.util.find_spec("numba") else "not installed: OpenCV conversions",
+        "lab_tables": _lab_tables(),
     }
     from .engine.memory import device_integrated, select_memory_mode
 

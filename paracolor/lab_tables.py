@@ -15,8 +15,9 @@ photos the tables held 2.5 and 11.7 MB.
 
 The gathers are compiled with numba and run on row bands in a small thread pool (numba's own
 parallel layers are not safe to enter from several Python threads at once, and the batch job
-converts in its decode and writer threads concurrently). Without numba, or for images under
-:data:`MIN_PIXELS`, callers use OpenCV directly: :func:`available` says which.
+converts in its decode and writer threads concurrently). Without numba, with
+``PARACOLOR_LAB_TABLES=0`` (see :func:`disabled`), or for images under :data:`MIN_PIXELS`,
+callers use OpenCV directly: :func:`available` says which.
 """
 
 from __future__ import annotations
@@ -94,8 +95,20 @@ def _compile():
     return jit(lab_gather, lab_sig), jit(rgb_L_gather, rgb_sig)
 
 
+def disabled() -> bool:
+    """``PARACOLOR_LAB_TABLES=0``: use OpenCV's conversions and never load numba.
+
+    For memory-tight devices: numba and its LLVM runtime add about 160 MB of resident memory to
+    the process once the first large photo arrives (120 MB for the import, 44 MB for the
+    compiled kernels, on this workplace's x86 machine), against 20-25 ms saved per 6 MP photo.
+    """
+    return os.environ.get("PARACOLOR_LAB_TABLES", "1").strip().lower() in ("0", "false", "no", "off")
+
+
 def _get_kernels():
     global _kernels
+    if disabled():
+        return False
     with _kernels_lock:
         if _kernels is None:
             try:

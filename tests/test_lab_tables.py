@@ -106,3 +106,17 @@ def test_a_forked_child_converts_with_its_own_threads():
     with ctx.Pool(1) as pool:
         result = pool.apply_async(lab_tables.lab8_to_bgr, (L8, ab8))
         assert np.array_equal(result.get(timeout=60), _opencv_bgr(L8, ab8))
+
+
+def test_environment_switch_turns_the_tables_off(monkeypatch):
+    from paracolor.info import collect_info
+
+    monkeypatch.setenv("PARACOLOR_LAB_TABLES", "0")
+    assert lab_tables.disabled() and not lab_tables.available()
+    assert "off" in collect_info()["backends"]["lab_tables"]
+    rng = np.random.default_rng(5)
+    L8, ab8 = _random_lab(rng, 40, 50)
+    monkeypatch.setattr(lab_tables, "MIN_PIXELS", 1000)
+    assert np.array_equal(colorspace.lab8_to_bgr(L8, ab8), _opencv_bgr(L8, ab8))  # through OpenCV
+    monkeypatch.setenv("PARACOLOR_LAB_TABLES", "1")
+    assert not lab_tables.disabled() and lab_tables.available()
