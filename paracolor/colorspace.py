@@ -97,8 +97,7 @@ def lab8_to_bgr(L8: np.ndarray, ab8: np.ndarray, out: np.ndarray | None = None) 
     (the same bytes, 4-5x faster), others through ``cv2.cvtColor``. ``out``: a contiguous
     (H, W, 3) uint8 array to write into (a caller's reused buffer), else a new one.
     """
-    if out is not None and (out.shape != (*L8.shape, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous):
-        raise ValueError(f"out must be a contiguous uint8 array of shape {(*L8.shape, 3)}, got {out.dtype}{out.shape}")
+    out = lab_tables.bgr_out(L8.shape, out)  # one check for both paths
     if L8.size >= lab_tables.MIN_PIXELS and lab_tables.available():
         return lab_tables.lab8_to_bgr(np.ascontiguousarray(L8), np.ascontiguousarray(ab8), out)
     lab = cv2.merge([L8, ab8], dst=out)

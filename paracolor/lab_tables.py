@@ -234,11 +234,16 @@ def lab8_to_bgr(L8: np.ndarray, ab8: np.ndarray, out: np.ndarray | None = None) 
     """
     if L8.dtype != np.uint8 or ab8.dtype != np.uint8 or ab8.shape != (*L8.shape, 2):
         raise ValueError(f"expected uint8 L (H, W) and ab (H, W, 2), got {L8.dtype}{L8.shape} and {ab8.dtype}{ab8.shape}")
+    return _LAB.convert(_get_kernels()[0], (L8, ab8), bgr_out(L8.shape, out))
+
+
+def bgr_out(shape: tuple[int, int], out: np.ndarray | None) -> np.ndarray:
+    """``out`` checked to be a contiguous (H, W, 3) uint8 array, or a new one when None."""
     if out is None:
-        out = np.empty((*L8.shape, 3), np.uint8)
-    elif out.shape != (*L8.shape, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous:
-        raise ValueError(f"out must be a contiguous uint8 array of shape {(*L8.shape, 3)}, got {out.dtype}{out.shape}")
-    return _LAB.convert(_get_kernels()[0], (L8, ab8), out)
+        return np.empty((*shape, 3), np.uint8)
+    if out.shape != (*shape, 3) or out.dtype != np.uint8 or not out.flags.c_contiguous:
+        raise ValueError(f"out must be a contiguous uint8 array of shape {(*shape, 3)}, got {out.dtype}{out.shape}")
+    return out
 
 
 def rgb8_to_L8(rgb: np.ndarray) -> np.ndarray:

@@ -75,6 +75,12 @@ def test_bad_arrays_are_refused():
         lab_tables.lab8_to_bgr(np.zeros((4, 4), np.uint8), np.zeros((4, 5, 2), np.uint8))
     with pytest.raises(ValueError, match="RGB"):
         lab_tables.rgb8_to_L8(np.zeros((4, 4), np.uint8))
+    L8, ab8 = np.zeros((4, 4), np.uint8), np.zeros((4, 4, 2), np.uint8)
+    for bad in (np.zeros((4, 5, 3), np.uint8), np.zeros((4, 4, 3), np.float32), np.zeros((4, 8, 3), np.uint8)[:, ::2]):
+        with pytest.raises(ValueError, match="out must be"):
+            colorspace.lab8_to_bgr(L8, ab8, bad)  # the OpenCV path: cv2 would have reallocated silently
+        with pytest.raises(ValueError, match="out must be"):
+            lab_tables.lab8_to_bgr(L8, ab8, bad)
 
 
 def test_colorspace_uses_tables_for_large_images_and_opencv_without_numba(monkeypatch):

@@ -3,8 +3,8 @@
 Three stages overlap: decoding and L preparation run ahead of inference in a thread (bounded
 prefetch); finishing (chroma upsampling, the merge with the full-resolution L, Lab->BGR),
 encoding and writing run behind it in another. Queues are bounded, so memory stays flat over
-a folder of any size. A bad file is reported
-and skipped; outputs are written atomically and inputs are never touched.
+a folder of any size. A bad file is reported and skipped; outputs are written atomically and
+inputs are never touched.
 """
 
 from __future__ import annotations
