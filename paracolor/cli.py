@@ -24,6 +24,29 @@ def main(verbose: bool):
 # train
 
 
+LR_SCHEDULES = ("constant", "cosine")  # train.config's lists; the CLI must not import torch-side modules eagerly
+SELECTIONS = ("psnr", "gap")
+
+
+def _generator_options(f):
+    opts = [
+        click.option("--head", type=click.Choice(["regression", "classes"]), default="regression", show_default=True, help="regression: tanh ab (the paper); classes: ab bins, annealed mean."),
+        click.option("--head-stride", type=click.Choice(["1", "2", "4"]), default="1", show_default=True, help="Decoder stops at this stride; the head's ab is upsampled."),
+        click.option("--upsample", type=click.Choice(["bilinear", "aligned"]), default="bilinear", show_default=True, help="Decoder upsampling; aligned matches the encoder's strided convs."),
+        click.option("--decoder-channels", default="256,128,64,32,16", show_default=True, help="Decoder widths at strides 16, 8, 4, 2, 1."),
+        click.option("--temperature", default=0.38, show_default=True, help="Annealed-mean temperature of the classes head."),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
+
+
+def _generator_kw(kw: dict) -> dict:
+    kw["head_stride"] = int(kw["head_stride"])
+    kw["decoder_channels"] = tuple(int(c) for c in kw["decoder_channels"].split(","))
+    return kw
+
+
 def _train_options(f):
     opts = [
         click.option("--train", "train_dirs", multiple=True, required=True, type=click.Path(exists=True, file_okay=False), help="Folder of colour photos (repeatable)."),
@@ -42,6 +65,10 @@ def _train_options(f):
         click.option("--val-limit", default=50, show_default=True, help="Validation images per epoch."),
         click.option("--no-resume", is_flag=True, help="Start afresh even if the run folder has a last.pt."),
         click.option("--init", type=click.Path(exists=True, dir_okay=False), default=None, help="Weights to start from."),
+        click.option("--lr-schedule", type=click.Choice(LR_SCHEDULES), default="constant", show_default=True, help="constant (the paper) or cosine decay to 0 over the run."),
+        click.option("--rebalance", type=float, default=None, help="Class rebalancing lambda (Zhang et al.: 0.5); weights rare colours up. Default off (the paper)."),
+        click.option("--select", type=click.Choice(SELECTIONS), default=None, help="Best checkpoint by PSNR or by colourfulness gap within 1 dB of grey (default: by stage)."),
+        click.option("--threads", type=int, default=None, help="CPU threads for torch."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -78,10 +105,12 @@ def train():
 @click.option("--encoder", type=click.Choice(["mobilenet_v2", "resnet18"]), default="mobilenet_v2", show_default=True)
 @click.option("--pretrained", default="auto", show_default=True, help="ImageNet encoder weights file, 'auto' or 'none'.")
 @click.option("--boxes", "boxes_json", type=click.Path(exists=True, dir_okay=False), help="COCO boxes JSON for object crops (fg).")
+@_generator_options
 @_train_options
 def train_pretrain(role, encoder, pretrained, boxes_json, **kw):
-    """Stage 1: pre-train a generator with L1 only (Adam 1e-4, betas 0.9/0.999)."""
-    cfg = _make_train_config("pretrain", dict(kw, role=role, encoder=encoder, boxes_json=boxes_json, pretrained=None if pretrained == "none" else pretrained))
+    """Stage 1: pre-train a generator with L1 only (Adam 1e-4, betas 0.9/0.999); with --head classes,
+    rebalanced cross-entropy over ab bins."""
+    cfg = _make_train_config("pretrain", dict(_generator_kw(kw), role=role, encoder=encoder, boxes_json=boxes_json, pretrained=None if pretrained == "none" else pretrained))
     _run_training(cfg)
 
 
@@ -91,20 +120,25 @@ def train_pretrain(role, encoder, pretrained, boxes_json, **kw):
 @click.option("--gan-weight", default=1.0, show_default=True)
 @click.option("--edge-weight", type=float, default=None, help="lambda1 of the edge loss (default 1.0 fg, 0 bg).")
 @click.option("--boxes", "boxes_json", type=click.Path(exists=True, dir_okay=False), help="COCO boxes JSON for object crops (fg).")
+@_generator_options
 @_train_options
 def train_gan(role, l1_weight, gan_weight, edge_weight, boxes_json, **kw):
     """Stage 2: adversarial training (LSGAN + L1 [+ edge]) from a pre-trained generator (--init)."""
-    cfg = _make_train_config("gan", dict(kw, role=role, l1_weight=l1_weight, gan_weight=gan_weight, edge_weight=edge_weight, boxes_json=boxes_json))
+    cfg = _make_train_config("gan", dict(_generator_kw(kw), role=role, l1_weight=l1_weight, gan_weight=gan_weight, edge_weight=edge_weight, boxes_json=boxes_json))
     _run_training(cfg)
 
 
 @train.command("fusion")
 @click.option("--strategy", type=click.Choice(["add", "l1norm"]), default="add", show_default=True)
 @click.option("--ssim-weight", default=1.0, show_default=True)
+@click.option("--mode", "fusion_mode", type=click.Choice(["autoencoder", "supervised"]), default="autoencoder", show_default=True, help="autoencoder (the paper) or supervised on the generators' outputs.")
+@click.option("--fg", "fusion_fg", type=click.Path(exists=True, dir_okay=False), default=None, help="Supervised: foreground generator weights.")
+@click.option("--bg", "fusion_bg", type=click.Path(exists=True, dir_okay=False), default=None, help="Supervised: background generator weights.")
 @_train_options
-def train_fusion(strategy, ssim_weight, **kw):
-    """Stage 3: the DenseFuse autoencoder on colour photos (MSE + SSIM)."""
-    cfg = _make_train_config("fusion", dict(kw, fusion_strategy=strategy, ssim_weight=ssim_weight))
+def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw):
+    """Stage 3: DenseFuse: the autoencoder on colour photos (MSE + SSIM), or supervised on the
+    generators' outputs against the true colours."""
+    cfg = _make_train_config("fusion", dict(kw, fusion_strategy=strategy, ssim_weight=ssim_weight, fusion_mode=fusion_mode, fusion_fg=fusion_fg, fusion_bg=fusion_bg))
     _run_training(cfg)
 
 

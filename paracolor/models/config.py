@@ -12,6 +12,15 @@ from dataclasses import dataclass
 
 ENCODERS = ("mobilenet_v2", "resnet18")
 FUSION_STRATEGIES = ("add", "l1norm")
+#: ``regression``: tanh ab at full resolution (the paper); ``classes``: logits over quantized
+#: ab bins decoded by the annealed mean (Zhang et al. 2016), which keeps strong colours that an
+#: L1-trained mean regresses to grey-brown
+HEADS = ("regression", "classes")
+#: ``bilinear``: torch's align_corners=False (the paper's and the first model's); ``aligned``:
+#: bilinear that puts low-resolution sample i at full-resolution pixel s*i, where the encoder's
+#: stride-2 convs centre it. The mismatch of ``bilinear`` shifts deep features right by
+#: (s-1)/2 pixels per level, 15.5 px at stride 32: the reddish band right of dark regions.
+UPSAMPLES = ("bilinear", "aligned")
 
 
 @dataclass
@@ -25,15 +34,37 @@ class GeneratorConfig:
     attention_stride: int = 0
     #: width multiplier of the encoder (1.0 = torchvision's; tests use narrow encoders)
     encoder_width: float = 1.0
+    head: str = "regression"
+    #: the decoder stops at this stride and the head's output is upsampled to full size
+    #: (1 = the paper's full-resolution decoder; 4 = Zhang et al.'s 64x64 colour grid at 256 px)
+    head_stride: int = 1
+    upsample: str = "bilinear"
+    #: ``classes`` head: bin centres as [a, b] pairs in network scale (ab / 110), from the
+    #: training photos' gamut (train.colour_prior); and the annealed-mean temperature
+    ab_bins: tuple = ()
+    temperature: float = 0.38
 
     def __post_init__(self):
         self.decoder_channels = tuple(int(c) for c in self.decoder_channels)
+        self.ab_bins = tuple(tuple(float(v) for v in b) for b in self.ab_bins)
+        if self.head not in HEADS:
+            raise ValueError(f"unknown head {self.head!r}; choose from {HEADS}")
+        if self.upsample not in UPSAMPLES:
+            raise ValueError(f"unknown upsample {self.upsample!r}; choose from {UPSAMPLES}")
+        if self.head_stride not in (1, 2, 4):
+            raise ValueError("head_stride must be 1, 2 or 4")
+        if self.head == "classes" and len(self.ab_bins) < 2:
+            raise ValueError("the classes head needs ab_bins (at least two [a, b] centres)")
+        if not self.temperature > 0:
+            raise ValueError("temperature must be positive")
         if self.encoder not in ENCODERS:
             raise ValueError(f"unknown encoder {self.encoder!r}; choose from {ENCODERS}")
         if len(self.decoder_channels) != 5:
             raise ValueError("decoder_channels needs 5 widths (strides 16, 8, 4, 2, 1)")
         if self.attention_stride not in (0, 1, 2, 4, 8, 16):
             raise ValueError("attention_stride must be 0 (off) or one of 1, 2, 4, 8, 16")
+        if self.attention_stride and self.attention_stride < self.head_stride:
+            raise ValueError("attention_stride must not be finer than head_stride (that stage is not built)")
 
 
 @dataclass

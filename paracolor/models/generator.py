@@ -55,20 +55,41 @@ class ResBlock(nn.Module):
         return F.relu(self.body(x) + self.shortcut(x))
 
 
+def upsample(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor:
+    """Bilinear resize of ``x`` to ``size`` (an integer multiple of its own size).
+
+    ``aligned`` reads full-resolution pixel j from low-resolution coordinate j/s, where a
+    stride-2, padding-1 conv (MobileNet's, ResNet's) centres sample i; torch's
+    align_corners=False reads (j + 0.5)/s - 0.5 instead, half a pixel per level off. Written
+    as edge pad + align_corners resize to s*n+1 samples + crop, so ONNX and TensorRT export it
+    with standard ops (Pad edge, Resize align_corners, Slice).
+    """
+    if mode == "bilinear":
+        return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    h, w = int(size[0]), int(size[1])
+    xp = F.pad(x, (0, 1, 0, 1), mode="replicate")
+    return F.interpolate(xp, size=(h + 1, w + 1), mode="bilinear", align_corners=True)[..., :h, :w]
+
+
 class UpBlock(nn.Module):
     """Bilinear x2 upsampling, concatenation with the skip, residual block."""
 
-    def __init__(self, cin: int, cskip: int, cout: int):
+    def __init__(self, cin: int, cskip: int, cout: int, mode: str = "bilinear"):
         super().__init__()
         self.block = ResBlock(cin + cskip, cout)
+        self.mode = mode
 
     def forward(self, x, skip):
-        x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+        x = upsample(x, skip.shape[-2:], self.mode)
         return self.block(torch.cat([x, skip], dim=1))
 
 
 class ResUNet(nn.Module):
-    """Residual U-Net colorizer with skips at every scale (strides 16, 8, 4, 2 and 1)."""
+    """Residual U-Net colorizer with skips at every scale (strides 16, 8, 4, 2 and 1).
+
+    The decoder runs down to ``head_stride``; the head gives ab there (tanh regression, or the
+    annealed mean of a softmax over ab bins) and it is upsampled to the input's size.
+    """
 
     def __init__(self, config: GeneratorConfig | None = None):
         super().__init__()
@@ -80,16 +101,24 @@ class ResUNet(nn.Module):
         ups, attn = [], {}
         cin = enc[4]
         for stride, cskip, cout in zip(strides, skips, config.decoder_channels):
-            ups.append(UpBlock(cin, cskip, cout))
+            if stride < config.head_stride:
+                break
+            ups.append(UpBlock(cin, cskip, cout, config.upsample))
             if stride == config.attention_stride:
                 attn[str(stride)] = SelfAttention(cout)
             cin = cout
         self.decoder = nn.ModuleList(ups)
         self.attention = nn.ModuleDict(attn)
-        self.head = nn.Conv2d(cin, 2, 3, 1, 1)
+        if config.head == "classes":
+            self.head = nn.Conv2d(cin, len(config.ab_bins), 1)
+            # (2, Q, 1, 1): the annealed mean is a 1x1 conv over the bin probabilities
+            centres = torch.tensor(config.ab_bins, dtype=torch.float32).t().reshape(2, -1, 1, 1)
+            self.register_buffer("ab_centres", centres.contiguous())
+        else:
+            self.head = nn.Conv2d(cin, 2, 3, 1, 1)
 
-    def forward(self, L):
-        """L in [-1, 1] (N,1,H,W), H and W multiples of 32 -> ab in [-1, 1] (N,2,H,W)."""
+    def features(self, L):
+        """Decoder features at ``head_stride``."""
         feats = self.encoder((L + 1.0) * 0.5)
         x = feats[4]
         skips = (feats[3], feats[2], feats[1], feats[0], L)
@@ -98,4 +127,24 @@ class ResUNet(nn.Module):
             key = str(stride)
             if key in self.attention:
                 x = self.attention[key](x)
-        return torch.tanh(self.head(x))
+        return x
+
+    def logits(self, L):
+        """``classes`` head: raw logits (N,Q,H/s,W/s) over the ab bins (for training)."""
+        return self.head(self.features(L))
+
+    def decode_logits(self, logits):
+        """Annealed mean at ``head_stride``: softmax(logits / T) weighted sum of the bin centres."""
+        p = torch.softmax(logits * (1.0 / self.config.temperature), dim=1)
+        return F.conv2d(p, self.ab_centres)
+
+    def forward(self, L):
+        """L in [-1, 1] (N,1,H,W), H and W multiples of 32 -> ab in [-1, 1] (N,2,H,W)."""
+        x = self.features(L)
+        if self.config.head == "classes":
+            ab = self.decode_logits(self.head(x))
+        else:
+            ab = torch.tanh(self.head(x))
+        if self.config.head_stride == 1:
+            return ab
+        return upsample(ab, L.shape[-2:], self.config.upsample)

@@ -6,6 +6,13 @@ from dataclasses import dataclass, field
 
 STAGES = ("pretrain", "gan", "fusion")
 ROLES = ("fg", "bg")
+LR_SCHEDULES = ("constant", "cosine")
+#: ``autoencoder``: DenseFuse's recipe (reconstruct x from fuse(enc(x), enc(x))), the paper's;
+#: ``supervised``: fuse the two trained generators' actual outputs and learn the true colours
+FUSION_MODES = ("autoencoder", "supervised")
+#: best checkpoint by validation PSNR, or by the smallest colourfulness gap among epochs whose
+#: PSNR is within ``best_psnr_margin`` of the grey baseline's
+SELECTIONS = ("psnr", "gap")
 
 # The paper's optimiser settings: pre-training 1e-4 (0.9, 0.999); adversarial 2e-4 (0.5, 0.999).
 # DenseFuse trains its autoencoder with Adam at 1e-4.
@@ -41,14 +48,27 @@ class TrainConfig:
     encoder_width: float = 1.0
     decoder_channels: tuple[int, ...] = (256, 128, 64, 32, 16)
     attention_stride: int | None = None  # default 8 for fg, 0 for bg
+    head: str = "regression"  # or "classes": logits over ab bins, annealed-mean decoding
+    head_stride: int = 1
+    upsample: str = "bilinear"  # or "aligned" (see models.config.UPSAMPLES)
+    temperature: float = 0.38  # annealed mean of the classes head
+    #: class rebalancing (Zhang et al.): lambda of the prior mix, None = off (the paper);
+    #: weights the classes head's cross-entropy, the L1 of a regression head or of fusion
+    rebalance: float | None = None
+    lr_schedule: str = "constant"
+    select: str | None = None  # psnr or gap; default by stage (see Stage.selection)
     disc_channels: int = 64
     fusion_strategy: str = "add"
+    fusion_mode: str = "autoencoder"
+    fusion_fg: str | None = None  # supervised fusion: the trained generators it fuses
+    fusion_bg: str | None = None
     boxes_json: str | None = None
     image_root: str | None = None
     seed: int = 0
     workers: int = 2
     device: str = "auto"
-    amp: bool = True  # mixed precision on CUDA only
+    amp: bool = True  # mixed precision: CUDA, and bf16 on CPUs with native bf16 (AMX, AVX512-BF16)
+    threads: int | None = None  # torch CPU threads (None: torch's default)
     val_limit: int = 50
     #: GAN stage: an epoch can be "best" (lowest colourfulness gap) only if its PSNR is at most
     #: this many dB below the grey baseline's; plausible colour costs a little PSNR, noise a lot
@@ -68,5 +88,14 @@ class TrainConfig:
             self.edge_weight = 1.0 if self.role == "fg" and self.stage == "gan" else 0.0
         if self.attention_stride is None:
             self.attention_stride = 8 if self.role == "fg" else 0
+        for name, value, allowed in (("lr_schedule", self.lr_schedule, LR_SCHEDULES), ("fusion_mode", self.fusion_mode, FUSION_MODES)):
+            if value not in allowed:
+                raise ValueError(f"unknown {name} {value!r}; choose from {allowed}")
+        if self.select is not None and self.select not in SELECTIONS:
+            raise ValueError(f"unknown select {self.select!r}; choose from {SELECTIONS}")
+        if self.stage == "fusion" and self.fusion_mode == "supervised" and not (self.fusion_fg and self.fusion_bg):
+            raise ValueError("supervised fusion needs the fg and bg generator weights it fuses")
+        if self.rebalance is not None and not 0.0 < self.rebalance <= 1.0:
+            raise ValueError(f"rebalance (lambda) must be in (0, 1], got {self.rebalance}")
         if self.size % 32:
             raise ValueError(f"size must be a multiple of 32, got {self.size}")

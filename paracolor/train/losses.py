@@ -95,3 +95,83 @@ def ssim(x: torch.Tensor, y: torch.Tensor, data_range: float = 2.0, size: int = 
 def fusion_loss(output: torch.Tensor, target: torch.Tensor, ssim_weight: float = 1.0) -> torch.Tensor:
     """DenseFuse reconstruction loss: MSE + weight * (1 - SSIM), images in [-1, 1]."""
     return F.mse_loss(output, target) + ssim_weight * (1.0 - ssim(output, target, data_range=2.0))
+
+
+# -- colour rebalancing (Zhang et al. 2016) ------------------------------------------------------
+
+
+class PriorTables:
+    """A :class:`~paracolor.train.colour_prior.ColourPrior` as tensors on ``device``.
+
+    ab is in network scale (ab / 110); grid cell (i, j) has centre (-1 + i*d, -1 + j*d) with
+    d = step / 110.
+    """
+
+    def __init__(self, prior, device="cpu"):
+        from .. import colorspace
+
+        self.cells = int(prior.cells)
+        self.d = float(prior.step) / colorspace.AB_SCALE
+        self.lim = 110.0 / colorspace.AB_SCALE
+        self.cell_bin = torch.tensor(prior.cell_bin, dtype=torch.long, device=device)
+        self.weight = torch.tensor(prior.weight, dtype=torch.float32, device=device)
+        self.q = int((self.cell_bin >= 0).sum())
+
+    def _coords(self, ab: torch.Tensor) -> torch.Tensor:
+        return ((ab.float() + self.lim) / self.d).clamp(0, self.cells - 1)
+
+    def pixel_weight(self, ab: torch.Tensor) -> torch.Tensor:
+        """(N,2,H,W) true ab -> (N,1,H,W) rebalancing weight of each pixel's nearest cell."""
+        i = self._coords(ab).round().long()
+        return self.weight[i[:, 0] * self.cells + i[:, 1]].unsqueeze(1)
+
+    def soft_targets(self, ab: torch.Tensor, sigma: float = 0.5):
+        """Soft-encoded bins: indices and weights (N,9,H,W) over the 3x3 cells round the nearest.
+
+        Gaussian weights (``sigma`` in cells; 0.5 = 5 Lab units, Zhang et al.'s) on the distance
+        from the true ab, cells outside the gamut excluded, normalised to sum 1.
+        """
+        u = self._coords(ab)
+        base = u.round().long()
+        idx, wts = [], []
+        for da in (-1, 0, 1):
+            for db in (-1, 0, 1):
+                ia = (base[:, 0] + da).clamp(0, self.cells - 1)
+                ib = (base[:, 1] + db).clamp(0, self.cells - 1)
+                b = self.cell_bin[ia * self.cells + ib]
+                d2 = (u[:, 0] - ia) ** 2 + (u[:, 1] - ib) ** 2
+                w = torch.exp(-d2 / (2 * sigma * sigma)) * (b >= 0)
+                idx.append(b.clamp_min(0))
+                wts.append(w)
+        idx, wts = torch.stack(idx, 1), torch.stack(wts, 1)
+        # a cell counted twice by clamping at the grid's edge is fine: weights still sum to 1
+        wts = wts / wts.sum(1, keepdim=True).clamp_min(1e-12)
+        return idx, wts
+
+
+def centred_pool(ab: torch.Tensor, stride: int) -> torch.Tensor:
+    """Mean of ab over a (stride+1)-wide window centred on pixel stride*i: the target of the
+    head's low-resolution sample i (which the encoder's strided convs centre there)."""
+    if stride == 1:
+        return ab
+    h = stride // 2
+    return F.avg_pool2d(F.pad(ab, (h, h, h, h), mode="replicate"), stride + 1, stride)
+
+
+def rebalanced_ce(logits: torch.Tensor, ab: torch.Tensor, tables: PriorTables, rebalance: bool = True) -> torch.Tensor:
+    """Cross-entropy of ab-bin logits (N,Q,h,w) against soft-encoded true ab (N,2,h,w),
+    each pixel weighted by the rarity of its colour (``rebalance``)."""
+    idx, wts = tables.soft_targets(ab)
+    logp = torch.log_softmax(logits.float(), dim=1).gather(1, idx)
+    ce = -(wts * logp).sum(1, keepdim=True)
+    if rebalance:
+        ce = ce * tables.pixel_weight(ab)
+    return ce.mean()
+
+
+def rebalanced_l1(pred: torch.Tensor, target: torch.Tensor, tables: PriorTables | None) -> torch.Tensor:
+    """L1 on ab with each pixel weighted by its true colour's rarity (plain L1 without tables)."""
+    err = (pred.float() - target.float()).abs().mean(1, keepdim=True)
+    if tables is not None:
+        err = err * tables.pixel_weight(target)
+    return err.mean()

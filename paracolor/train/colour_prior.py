@@ -1,0 +1,115 @@
+"""The training photos' colour distribution: ab bins, their prior and the rebalancing weights.
+
+Colour space is quantized on a grid of ``step`` Lab units (10, as Zhang et al. 2016); the bins
+are the grid cells the training photos actually use (their gamut, about 250-320 cells). The
+prior ``p`` is the smoothed share of pixels per cell; rebalancing weights each pixel by
+
+    w = 1 / ((1 - lam) * p + lam / Q),  scaled so that E_p[w] = 1,
+
+so a rare, saturated colour (orange, red, yellow) counts up to ~1/lam x Q times more than the
+common desaturated browns and greys that an unweighted loss regresses to.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import colorspace
+from ..engine.io import read_image
+
+#: the grid spans a, b in [-110, 110] Lab units (the network's ab scale)
+GRID_LIMIT = 110.0
+
+
+@dataclass
+class ColourPrior:
+    step: float
+    lam: float
+    #: grid cells per axis; cell (i, j) has centre (-110 + i*step, -110 + j*step)
+    cells: int
+    #: per grid cell (cells*cells, row-major over a then b): bin index or -1 (outside the gamut)
+    cell_bin: list
+    #: per grid cell: smoothed prior share and rebalancing weight
+    prior: list
+    weight: list
+    photos: int
+
+    # -- derived ---------------------------------------------------------------------------
+    @property
+    def bins_lab(self) -> np.ndarray:
+        """(Q, 2) bin centres in Lab units, in bin order."""
+        idx = np.flatnonzero(np.asarray(self.cell_bin) >= 0)
+        i, j = np.divmod(idx, self.cells)
+        return np.stack([-GRID_LIMIT + i * self.step, -GRID_LIMIT + j * self.step], 1).astype(np.float32)
+
+    @property
+    def bins_net(self) -> list[list[float]]:
+        """Bin centres in network scale, as stored in a ``classes`` generator's config."""
+        return (self.bins_lab / colorspace.AB_SCALE).round(6).tolist()
+
+    def save(self, path) -> Path:
+        path = Path(path)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self)))
+        tmp.replace(path)
+        return path
+
+    @classmethod
+    def load(cls, path) -> "ColourPrior":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def _cell_of(ab_lab: np.ndarray, step: float, cells: int) -> np.ndarray:
+    idx = np.clip(np.rint((ab_lab + GRID_LIMIT) / step), 0, cells - 1).astype(np.int64)
+    return idx[..., 0] * cells + idx[..., 1]
+
+
+def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit: int = 4000, sigma: float = 5.0) -> ColourPrior:
+    """Count grid cells over (up to ``limit``, evenly spread) training photos at ``size`` px."""
+    paths = list(paths)
+    if limit and len(paths) > limit:
+        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).astype(int)]
+    cells = int(round(2 * GRID_LIMIT / step)) + 1
+    counts = np.zeros(cells * cells, np.float64)
+    for p in paths:
+        rgb = cv2.resize(read_image(p).rgb, (size, size), interpolation=cv2.INTER_AREA)
+        ab = colorspace.rgb_to_lab(rgb)[..., 1:]
+        counts += np.bincount(_cell_of(ab, step, cells).ravel(), minlength=cells * cells)
+    return from_counts(counts, step, lam, sigma, len(paths))
+
+
+def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma: float = 5.0, photos: int = 0) -> ColourPrior:
+    """Prior, gamut and weights from per-cell pixel counts (cells*cells, row-major)."""
+    cells = int(round(np.sqrt(counts.size)))
+    counts = np.asarray(counts, np.float64).reshape(cells, cells)
+    if counts.sum() <= 0:
+        raise ValueError("no pixels counted: cannot estimate a colour prior")
+    share = counts / counts.sum()
+    # Gaussian smoothing of the prior (sigma in Lab units), as Zhang et al.
+    smooth = cv2.GaussianBlur(share, (0, 0), sigmaX=sigma / step, borderType=cv2.BORDER_CONSTANT)
+    smooth = smooth / smooth.sum()
+    in_gamut = counts.ravel() > 0
+    q = int(in_gamut.sum())
+    cell_bin = np.full(cells * cells, -1, np.int64)
+    cell_bin[in_gamut] = np.arange(q)
+    w = 1.0 / ((1.0 - lam) * smooth.ravel() + lam / q)
+    w = w / float((smooth.ravel() * w).sum())
+    return ColourPrior(step=float(step), lam=float(lam), cells=cells, cell_bin=cell_bin.tolist(),
+                       prior=smooth.ravel().round(9).tolist(), weight=w.round(6).tolist(), photos=int(photos))
+
+
+def load_or_estimate(run_dir, train_paths, lam: float) -> ColourPrior:
+    """The run's ``colour_prior.json`` (so a resumed or later stage uses the same bins)."""
+    path = Path(run_dir) / "colour_prior.json"
+    if path.exists():
+        prior = ColourPrior.load(path)
+        if abs(prior.lam - lam) < 1e-9:
+            return prior
+    prior = estimate(train_paths, lam=lam)
+    prior.save(path)
+    return prior
