@@ -66,7 +66,7 @@ def upsample(x: torch.Tensor, size, mode: str = "bilinear") -> torch.Tensor:
     """
     if mode == "bilinear":
         return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
-    h, w = int(size[0]), int(size[1])
+    h, w = size[0], size[1]  # kept symbolic when traced: the exported graph stays size-agnostic
     xp = F.pad(x, (0, 1, 0, 1), mode="replicate")
     return F.interpolate(xp, size=(h + 1, w + 1), mode="bilinear", align_corners=True)[..., :h, :w]
 

@@ -100,3 +100,51 @@ def test_imagenet_mobilenet_weights_load_into_single_channel_encoder():
     assert missing == []
     w = m.encoder.features[0][0].weight
     assert w.shape == (32, 1, 3, 3) and not torch.equal(w, before)
+
+
+def _classes_config(**kw):
+    from paracolor.models.config import GeneratorConfig
+
+    bins = [[a / 11, b / 11] for a in (-2, 0, 2) for b in (-2, 0, 2)]
+    return GeneratorConfig(encoder_width=0.25, decoder_channels=(16, 16, 8, 8, 8), head="classes", head_stride=4, upsample="aligned", ab_bins=bins, **kw)
+
+
+def test_classes_head_shapes_and_annealed_mean_in_the_bins_hull():
+    g = ResUNet(_classes_config()).eval()
+    L = torch.rand(2, 1, 64, 64) * 2 - 1
+    with torch.no_grad():
+        logits = g.logits(L)
+        ab = g(L)
+    assert logits.shape == (2, 9, 16, 16) and ab.shape == (2, 2, 64, 64)
+    assert ab.abs().max() <= 2 / 11 + 1e-6  # a convex combination of the bin centres
+    assert len(g.decoder) == 3  # the decoder stops at stride 4
+
+
+def test_annealed_mean_sharpens_towards_the_mode():
+    g = ResUNet(_classes_config()).eval()
+    logits = torch.zeros(1, 9, 1, 1)
+    logits[0, 8] = 1.0  # bin (2, 2) / 11 slightly more likely
+    mean_t1 = ResUNet(_classes_config(temperature=1.0)).decode_logits(logits)
+    mean_t038 = g.decode_logits(logits)
+    assert 0 < mean_t1[0, 0].item() < mean_t038[0, 0].item() < 2 / 11
+
+
+def test_aligned_upsample_puts_sample_i_at_pixel_s_i():
+    from paracolor.models.generator import upsample
+
+    x = torch.arange(8.0).view(1, 1, 1, 8).expand(1, 1, 8, 8)
+    up = upsample(x, (32, 32), "aligned")
+    assert up[0, 0, 0, ::4].tolist() == x[0, 0, 0].tolist()  # exact at s*i
+    assert up[0, 0, 0, 2].item() == pytest.approx(0.5)  # linear between
+    # torch's align_corners=False is off by (s - 1) / 2 pixels: the shift behind the edge band
+    legacy = upsample(x, (32, 32), "bilinear")
+    assert legacy[0, 0, 0, 4].item() == pytest.approx(0.625)
+
+
+def test_old_generators_keep_their_architecture():
+    from paracolor.models.config import GeneratorConfig
+
+    cfg = GeneratorConfig()
+    assert (cfg.head, cfg.head_stride, cfg.upsample) == ("regression", 1, "bilinear")
+    with pytest.raises(ValueError, match="ab_bins"):
+        GeneratorConfig(head="classes")

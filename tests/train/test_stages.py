@@ -90,3 +90,49 @@ def test_object_crops_from_coco_boxes(photo_dir, tmp_path):
     assert len(ds) == 1  # the 5x5 box is below min_box
     L, ab = ds[0]
     assert L.shape == (1, 32, 32) and ab.shape == (2, 32, 32)
+
+
+CLASSES = dict(head="classes", head_stride=4, upsample="aligned", rebalance=0.5)
+
+
+@pytest.mark.parametrize("stage", ["pretrain", "gan"])
+def test_classes_head_one_step(stage, photo_dir, tmp_path):
+    init = None
+    if stage == "gan":
+        train(_cfg("pretrain", photo_dir, tmp_path / "pre", role="bg", epochs=1, max_steps=1, **CLASSES))
+        init = str(tmp_path / "pre" / "last.safetensors")
+    cfg = _cfg(stage, photo_dir, tmp_path / "run", role="fg", epochs=1, max_steps=1, init=init, **CLASSES)
+    obj = STAGE_CLASSES[stage](cfg)
+    summary = obj.run()
+    assert obj.G.config.head == "classes" and len(obj.G.config.ab_bins) == obj.tables.q
+    assert (tmp_path / "run" / "colour_prior.json").is_file()
+    assert summary["psnr"] == summary["psnr"] and obj.best_key == "colourfulness_gap"
+    # every run leaves a best checkpoint, even when no epoch is within 1 dB of grey
+    assert (tmp_path / "run" / "best.safetensors").is_file()
+    _check_reload(tmp_path / "run", obj)
+
+
+def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_path):
+    for role in ("fg", "bg"):
+        train(_cfg("pretrain", photo_dir, tmp_path / role, role=role, epochs=1, max_steps=1))
+    cfg = _cfg("fusion", photo_dir, tmp_path / "fusion", epochs=1, max_steps=2, fusion_mode="supervised", rebalance=0.5,
+               fusion_fg=str(tmp_path / "fg" / "last.safetensors"), fusion_bg=str(tmp_path / "bg" / "last.safetensors"))
+    obj = STAGE_CLASSES["fusion"](cfg)
+    frozen = [p.clone() for p in obj.generators[0].parameters()]
+    before = [p.clone() for p in obj.F.parameters()]
+    summary = obj.run()
+    assert summary["psnr"] == summary["psnr"]
+    assert all(torch.equal(a, b) for a, b in zip(frozen, obj.generators[0].parameters()))  # generators frozen
+    assert any(not torch.equal(a, b) for a, b in zip(before, obj.F.parameters()))  # fusion trained
+    with pytest.raises(ValueError, match="supervised fusion needs"):
+        _cfg("fusion", photo_dir, tmp_path / "x", fusion_mode="supervised")
+
+
+def test_cosine_schedule_decays_to_zero(photo_dir, tmp_path):
+    obj = STAGE_CLASSES["pretrain"](_cfg("pretrain", photo_dir, tmp_path / "run", role="bg", lr_schedule="cosine", lr=1e-3))
+    lrs = []
+    for step in (0, 5, 10):
+        obj.step = step
+        obj.set_lr(10)
+        lrs.append(obj.opt.param_groups[0]["lr"])
+    assert lrs[0] == pytest.approx(1e-3) and lrs[1] == pytest.approx(5e-4) and lrs[2] == pytest.approx(0.0)

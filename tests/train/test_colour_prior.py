@@ -1,0 +1,77 @@
+import numpy as np
+import pytest
+
+from paracolor.train import colour_prior
+
+torch = pytest.importorskip("torch")
+
+from paracolor.train.losses import PriorTables, centred_pool, rebalanced_ce, rebalanced_l1  # noqa: E402
+
+
+def _prior(lam=0.5):
+    """A prior where grey dominates, one saturated cell is rare and one cell is never seen."""
+    cells = 23
+    counts = np.zeros(cells * cells)
+    grey = 11 * cells + 11  # (a, b) = (0, 0)
+    orange = 15 * cells + 17  # (a, b) = (40, 60)
+    counts[grey] = 1000
+    counts[grey + 1] = 300
+    counts[orange] = 5
+    return colour_prior.from_counts(counts, lam=lam), grey, orange
+
+
+def test_rarer_colour_gets_larger_weight_and_expectation_is_one():
+    prior, grey, orange = _prior()
+    w, p = np.asarray(prior.weight), np.asarray(prior.prior)
+    assert w[orange] > w[grey + 1] > w[grey]
+    assert (p * w).sum() == pytest.approx(1.0, abs=1e-4)
+    # lambda = 1 is no rebalancing at all: every weight is 1
+    flat, *_ = _prior(lam=1.0)
+    assert np.allclose(flat.weight, 1.0, atol=1e-5)
+
+
+def test_bins_are_the_cells_seen_and_roundtrip(tmp_path):
+    prior, grey, orange = _prior()
+    assert len(prior.bins_net) == 3
+    lab = prior.bins_lab
+    assert [0.0, 0.0] in lab.tolist() and [40.0, 60.0] in lab.tolist()
+    back = colour_prior.ColourPrior.load(prior.save(tmp_path / "p.json"))
+    assert back == prior
+
+
+def test_estimate_from_photos(photo_dir):
+    prior = colour_prior.estimate(sorted(photo_dir.glob("*.jpg")), limit=4)
+    assert prior.photos == 4 and len(prior.bins_net) >= 2
+    assert min(prior.weight) > 0
+
+
+def test_soft_targets_sum_to_one_and_peak_at_the_true_bin():
+    prior, grey, orange = _prior()
+    t = PriorTables(prior)
+    ab = torch.tensor([40.0, 60.0]).view(1, 2, 1, 1) / 110.0  # exactly the orange cell
+    idx, wts = t.soft_targets(ab)
+    assert wts.sum(1).item() == pytest.approx(1.0)
+    orange_bin = prior.cell_bin[orange]
+    assert idx[0, wts[0, :, 0, 0].argmax(), 0, 0].item() == orange_bin
+    assert t.pixel_weight(ab).item() == pytest.approx(prior.weight[orange], rel=1e-5)
+
+
+def test_rebalanced_losses_weight_rare_colours_up():
+    prior, *_ = _prior()
+    t = PriorTables(prior)
+    q = len(prior.bins_net)
+    logits = torch.zeros(1, q, 1, 1)  # uniform prediction: the same CE for any target
+    grey = torch.zeros(1, 2, 1, 1)
+    orange = torch.tensor([40.0, 60.0]).view(1, 2, 1, 1) / 110.0
+    assert rebalanced_ce(logits, orange, t) > rebalanced_ce(logits, grey, t)
+    assert rebalanced_ce(logits, orange, t, rebalance=False) == pytest.approx(rebalanced_ce(logits, grey, t, rebalance=False).item())
+    pred = torch.full((1, 2, 1, 1), 0.1)
+    assert rebalanced_l1(pred + orange, orange, t) > rebalanced_l1(pred + grey, grey, t)
+
+
+def test_centred_pool_targets_the_sample_position():
+    # a horizontal ramp: the stride-4 target at i is the value at pixel 4i (not the block mean)
+    x = torch.arange(16.0).view(1, 1, 1, 16).expand(1, 2, 16, 16)
+    out = centred_pool(x, 4)
+    assert out.shape == (1, 2, 4, 4)
+    assert out[0, 0, 0, 1:].tolist() == [4.0, 8.0, 12.0]
