@@ -24,8 +24,7 @@ def main(verbose: bool):
 # train
 
 
-LR_SCHEDULES = ("constant", "cosine")  # train.config's lists; the CLI must not import torch-side modules eagerly
-SELECTIONS = ("psnr", "gap")
+from .train.config import LR_SCHEDULES, SELECTIONS  # noqa: E402  (plain dataclasses: no torch)
 
 
 def _generator_options(f):

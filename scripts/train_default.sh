@@ -32,26 +32,39 @@ if [ "$RECIPE" = paper ]; then
 fi
 
 FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-900}
-FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-2}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-3}
+FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-1}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-2}
+# STAGES and ROLES pick parts of the recipe (e.g. STAGES=2 ROLES=bg); by default all of it
+STAGES=${STAGES:-"1 2 fusion"}; ROLES=${ROLES:-"fg bg"}
 COMMON=(--batch-size "$BS" --workers 0 --seed 0 --val-limit 50 --lr-schedule cosine --rebalance 0.5)
 GEN=(--head classes --head-stride 4 --upsample aligned --decoder-channels 128,96,96,32,16 --temperature 0.38)
-FG_DATA=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects")
-BG_DATA=(--train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/scenes")
-# phase 1: 128 px crops from the ImageNet encoder, lr 3e-4 cosine
-if [ ! -f "$RUN/bg/log.jsonl" ] || [ "$(wc -l < "$RUN/bg/log.jsonl")" -lt "$BG_EPOCHS" ] || [ ! -f "$RUN/fg/log.jsonl" ] || [ "$(wc -l < "$RUN/fg/log.jsonl")" -lt "$FG_EPOCHS" ]; then
-  pc train pretrain --role fg "${FG_DATA[@]}" -o "$RUN/fg" --size "$SIZE" --lr 3e-4 --epochs "$FG_EPOCHS" --threads 1 "${GEN[@]}" "${COMMON[@]}" > "$RUN/fg.log" 2>&1 &
-  FG=$!
-  pc train pretrain --role bg "${BG_DATA[@]}" -o "$RUN/bg" --size "$SIZE" --lr 3e-4 --epochs "$BG_EPOCHS" --threads 1 "${GEN[@]}" "${COMMON[@]}" > "$RUN/bg.log" 2>&1 &
-  BG=$!
-  wait $FG; wait $BG
-fi
-# phase 2: fine-tune at FT_SIZE px (closer to the 256 px the model runs at), lr 1e-4 cosine
-pc train pretrain --role fg "${FG_DATA[@]}" -o "$RUN/fg2" --init "$RUN/fg/best.safetensors" --size "$FT_SIZE" --lr 1e-4 --epochs "$FG_FT_EPOCHS" --threads 1 "${COMMON[@]}" > "$RUN/fg2.log" 2>&1 &
-FG=$!
-pc train pretrain --role bg "${BG_DATA[@]}" -o "$RUN/bg2" --init "$RUN/bg/best.safetensors" --size "$FT_SIZE" --lr 1e-4 --epochs "$BG_FT_EPOCHS" --threads 1 "${COMMON[@]}" > "$RUN/bg2.log" 2>&1 &
-BG=$!
-wait $FG; wait $BG
+has() { [[ " $1 " == *" $2 "* ]]; }
+
+chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
+  local role=$1 data epochs ft_epochs
+  if [ "$role" = fg ]; then
+    data=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects"); epochs=$FG_EPOCHS; ft_epochs=$FG_FT_EPOCHS
+  else
+    data=(--train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/scenes"); epochs=$BG_EPOCHS; ft_epochs=$BG_FT_EPOCHS
+  fi
+  # phase 1: 128 px crops from the ImageNet encoder, lr 3e-4 cosine
+  if has "$STAGES" 1; then
+    pc train pretrain --role "$role" "${data[@]}" -o "$RUN/$role" --size "$SIZE" --lr 3e-4 --epochs "$epochs" --threads 1 "${GEN[@]}" "${COMMON[@]}" > "$RUN/$role.log" 2>&1
+  fi
+  # phase 2: fine-tune at FT_SIZE px (closer to the 256 px the model runs at), lr 1e-4 cosine, from the end of
+  # phase 1's cosine schedule; its last epoch is kept
+  if has "$STAGES" 2; then
+    pc train pretrain --role "$role" "${data[@]}" -o "$RUN/${role}2" --init "$RUN/$role/last.safetensors" --size "$FT_SIZE" --lr 1e-4 \
+       --epochs "$ft_epochs" --select last --threads 1 "${COMMON[@]}" > "$RUN/${role}2.log" 2>&1
+  fi
+}
+
+# fg and bg side by side, one thread each
+pids=()
+for role in $ROLES; do chain "$role" & pids+=($!); done
+for pid in "${pids[@]}"; do wait "$pid"; done
 # fusion, supervised on the fine-tuned generators' outputs
-pc train fusion --mode supervised --fg "$RUN/fg2/best.safetensors" --bg "$RUN/bg2/best.safetensors" \
-   --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
-   -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 2 --lr 5e-4 "${COMMON[@]}" > "$RUN/fusion.log" 2>&1
+if has "$STAGES" fusion; then
+  pc train fusion --mode supervised --fg "$RUN/fg2/best.safetensors" --bg "$RUN/bg2/best.safetensors" \
+     --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
+     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 2 --lr 5e-4 "${COMMON[@]}" > "$RUN/fusion.log" 2>&1
+fi

@@ -11,8 +11,9 @@ LR_SCHEDULES = ("constant", "cosine")
 #: ``supervised``: fuse the two trained generators' actual outputs and learn the true colours
 FUSION_MODES = ("autoencoder", "supervised")
 #: best checkpoint by validation PSNR, or by the smallest colourfulness gap among epochs whose
-#: PSNR is within ``best_psnr_margin`` of the grey baseline's
-SELECTIONS = ("psnr", "gap")
+#: PSNR is within ``best_psnr_margin`` of the grey baseline's, or the last epoch (the end of a
+#: cosine schedule)
+SELECTIONS = ("psnr", "gap", "last")
 
 # The paper's optimiser settings: pre-training 1e-4 (0.9, 0.999); adversarial 2e-4 (0.5, 0.999).
 # DenseFuse trains its autoencoder with Adam at 1e-4.

@@ -233,7 +233,7 @@ class Stage:
         return summary
 
     def accept_best(self, summary: dict) -> bool:
-        if self.selection == "psnr":
+        if self.selection in ("psnr", "last"):
             return True
         return summary["psnr"] >= summary["grey_psnr"] - self.cfg.best_psnr_margin
 
@@ -242,6 +242,8 @@ class Stage:
         so every run leaves a best.safetensors (flagged ``accepted: false`` in its metadata)."""
         if not summary:
             return False
+        if self.selection == "last":
+            return True
         ok = self.accept_best(summary)
         if self.best is None or (ok and not self.best_ok):
             return True

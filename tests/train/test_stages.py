@@ -136,3 +136,12 @@ def test_cosine_schedule_decays_to_zero(photo_dir, tmp_path):
         obj.set_lr(10)
         lrs.append(obj.opt.param_groups[0]["lr"])
     assert lrs[0] == pytest.approx(1e-3) and lrs[1] == pytest.approx(5e-4) and lrs[2] == pytest.approx(0.0)
+
+
+def test_select_last_keeps_the_last_epoch(photo_dir, tmp_path):
+    out = tmp_path / "run"
+    train(_cfg("pretrain", photo_dir, out, role="bg", epochs=2, max_steps=4, select="last"))
+    from safetensors import safe_open
+
+    with safe_open(str(out / "best.safetensors"), "pt") as f:
+        assert f.metadata()["epoch"] == "2"
