@@ -27,8 +27,9 @@ from paracolor.models.generator import upsample
 SETS = ("objects", "scenes", "coco")
 
 
-def sweep(gen, photos, temps, size=256, batch=8) -> dict:
-    """Per temperature: psnr, colourfulness, colourfulness_ref, gap; and the grey baseline."""
+def sweep(gen, photos, temps, size=256, batch=8, keep: bool = False) -> dict:
+    """Per temperature: psnr, colourfulness, colourfulness_ref, gap; and the grey baseline.
+    With ``keep`` the images themselves come back too (``preds``, ``refs``, ``grey_images``)."""
     cfg = gen.config
     preds = {t: [] for t in temps}
     refs, greys = [], []
@@ -49,6 +50,8 @@ def sweep(gen, photos, temps, size=256, batch=8) -> dict:
                 preds[t] += [colorspace.net_to_rgb(Ls[k], ab[k]) for k in range(len(Ls))]
     out = {str(t): metrics.summarize(preds[t], refs) for t in temps}
     out["grey"] = metrics.summarize(greys, refs)
+    if keep:
+        out.update(preds=preds, refs=refs, grey_images=greys)
     return out
 
 

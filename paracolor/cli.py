@@ -127,6 +127,26 @@ def train_gan(role, l1_weight, gan_weight, edge_weight, boxes_json, **kw):
     _run_training(cfg)
 
 
+@train.command("prior-correct")
+@click.argument("generator", type=click.Path(exists=True, dir_okay=False))
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False), help="Corrected generator weights to write.")
+@click.option("--prior", "prior_json", required=True, type=click.Path(exists=True, dir_okay=False), help="The run's colour_prior.json.")
+@click.option("--beta", type=float, required=True, help="Share of the rebalancing tilt to undo: 0 keeps it (vivid), 1 removes it.")
+def train_prior_correct(generator, output, prior_json, beta):
+    """Prior correction of a classes-head generator (logit adjustment on its last conv's bias)."""
+    from .models.checkpoint import load_model, read_metadata, save_model
+    from .train.colour_prior import ColourPrior, correct_head
+
+    model = load_model(generator, expect_kind="generator")
+    try:
+        correct_head(model, ColourPrior.load(prior_json), beta)
+    except ValueError as exc:
+        raise click.ClickException(f"{generator}: {exc}") from None
+    meta = {k: v for k, v in read_metadata(generator).items() if k not in ("format", "config")}
+    save_model(output, model, meta={**meta, "prior_correction_beta": beta, "prior": str(prior_json)})
+    click.echo(f"wrote {output} (prior correction beta {beta})")
+
+
 @train.command("fusion")
 @click.option("--strategy", type=click.Choice(["add", "l1norm"]), default="add", show_default=True)
 @click.option("--ssim-weight", default=1.0, show_default=True)

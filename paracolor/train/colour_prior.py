@@ -113,3 +113,30 @@ def load_or_estimate(run_dir, train_paths, lam: float) -> ColourPrior:
     prior = estimate(train_paths, lam=lam)
     prior.save(path)
     return prior
+
+
+def bin_log_weights(prior: ColourPrior) -> np.ndarray:
+    """log w per ab bin (in bin order)."""
+    cell_bin, w = np.asarray(prior.cell_bin), np.asarray(prior.weight)
+    out = np.zeros(int((cell_bin >= 0).sum()))
+    out[cell_bin[cell_bin >= 0]] = w[cell_bin >= 0]
+    return np.log(out)
+
+
+def correct_head(generator, prior: ColourPrior, beta: float) -> None:
+    """Undo a share ``beta`` of rebalancing's tilt in a classes-head generator, in place.
+
+    Rebalanced training makes the head's posterior q(c|x) ~ w(c) p(c|x): vivid, but rare colours
+    are over-predicted. Subtracting ``beta * log w`` from the logits (logit adjustment, Menon et
+    al. 2021) moves the decoding towards the plain posterior (beta = 1). It is a change of the
+    last conv's bias, so the exported graphs carry it at no cost.
+    """
+    import torch
+
+    if generator.config.head != "classes":
+        raise ValueError("prior correction applies to classes-head generators only")
+    log_w = bin_log_weights(prior)
+    if len(log_w) != len(generator.config.ab_bins) or prior.bins_net != [list(b) for b in generator.config.ab_bins]:
+        raise ValueError("the colour prior's bins are not the generator's")
+    with torch.no_grad():
+        generator.head.bias -= beta * torch.as_tensor(log_w, dtype=generator.head.bias.dtype)

@@ -75,3 +75,22 @@ def test_centred_pool_targets_the_sample_position():
     out = centred_pool(x, 4)
     assert out.shape == (1, 2, 4, 4)
     assert out[0, 0, 0, 1:].tolist() == [4.0, 8.0, 12.0]
+
+
+def test_prior_correction_moves_the_decoding_towards_common_colours():
+    from paracolor.models.config import GeneratorConfig
+    from paracolor.models.generator import ResUNet
+
+    prior, grey, orange = _prior()
+    gen = ResUNet(GeneratorConfig(encoder_width=0.25, decoder_channels=(16, 16, 8, 8, 8), head="classes", head_stride=4,
+                                  upsample="aligned", ab_bins=prior.bins_net)).eval()
+    L = torch.rand(1, 1, 64, 64) * 2 - 1
+    orange_bin = prior.cell_bin[orange]
+    with torch.no_grad():
+        p0 = torch.softmax(gen.logits(L), 1)[:, orange_bin].mean().item()
+        colour_prior.correct_head(gen, prior, 1.0)
+        p1 = torch.softmax(gen.logits(L), 1)[:, orange_bin].mean().item()
+    assert p1 < p0  # the rare colour's share falls once the rebalancing tilt is undone
+    wrong = colour_prior.from_counts(np.ones(23 * 23))
+    with pytest.raises(ValueError, match="bins"):
+        colour_prior.correct_head(gen, wrong, 0.5)
