@@ -21,7 +21,7 @@ import torch
 
 from paracolor.engine.cuda import available_bindings
 from paracolor.engine.modelfolder import ModelFolder
-from paracolor.models.cuda_runner import torch_cuda_scheduler
+from paracolor.engine.backends.torch import torch_cuda_scheduler
 
 
 def time_generators(sched, L, iters):

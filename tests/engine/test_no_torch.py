@@ -7,20 +7,39 @@ from pathlib import Path
 
 import paracolor
 
-ENGINE = Path(paracolor.__file__).parent / "engine"
+PKG = Path(paracolor.__file__).parent
+#: the runtime: what colorize loads (the CLI is left out: its commands import the builder lazily)
+RUNTIME = sorted(PKG.glob("engine/**/*.py")) + [PKG / f"{m}.py" for m in ("__init__", "choices", "errors", "colorspace", "lab_tables", "hashing", "metrics", "info")]
+#: the one runtime module that may import torch and models/ (loaded only for --backend torch)
+TORCH_BACKEND = PKG / "engine" / "backends" / "torch.py"
 
 
-def test_engine_sources_never_import_torch():
-    offenders = []
-    for path in ENGINE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "torch"]
-    assert offenders == []
+def _imports(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    package = ".".join(("paracolor", *path.relative_to(PKG).parent.parts))
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = f"{base}.{node.module}" if node.level and node.module else (base if node.level else node.module)
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}
+    return names
+
+
+def _offenders(banned: tuple[str, ...]) -> list[str]:
+    return [f"{p.relative_to(PKG)}: {n}" for p in RUNTIME if p != TORCH_BACKEND for n in sorted(_imports(p)) if n.startswith(banned)]
+
+
+def test_runtime_never_imports_torch():
+    assert TORCH_BACKEND.is_file() and "torch" in _imports(TORCH_BACKEND)  # the check can see an import
+    assert _offenders(("torch",)) == []
+
+
+def test_runtime_never_imports_builder_models_or_train():
+    assert _offenders(("paracolor.builder", "paracolor.models", "paracolor.train", "paracolor.eval", "paracolor.bench")) == []
 
 
 def test_colorize_in_subprocess_imports_no_torch(tiny_model_dir, photo_dir, tmp_path):
