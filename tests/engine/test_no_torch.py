@@ -67,3 +67,26 @@ def test_import_paracolor_is_light():
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_importing_the_engine_has_no_side_effects():
+    """No umask change, no table mapping, no pools at import: only on first use."""
+    script = """
+import os, sys
+calls = []
+real = os.umask
+os.umask = lambda m: calls.append(m) or real(m)
+import paracolor.cli, paracolor.engine.batch, paracolor.engine.io, paracolor.lab_tables as lt
+assert calls == [], calls
+assert lt._LAB._table is None and lt._RGB_L._table is None and lt._pool is None
+from paracolor.engine.io import atomic_write
+atomic_write(sys.argv[1], b"x")
+print(oct(os.stat(sys.argv[1]).st_mode & 0o777), oct(0o666 & ~real(0o022)))
+"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        res = subprocess.run([sys.executable, "-c", script, f"{d}/f"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    mode, expected = res.stdout.split()
+    assert mode == expected  # outputs still get the umask's permissions
