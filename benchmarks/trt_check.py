@@ -57,7 +57,7 @@ def main() -> int:
     import tensorrt as trt
 
     from paracolor.builder.trt import TrtBuildOptions, cached_build, this_gpu
-    from paracolor.engine.engine_cache import engine_dir
+    from paracolor.engine.engine_cache import engine_dir, engine_dir_name
 
     folder = Path(args.folder)
     gpu = this_gpu()

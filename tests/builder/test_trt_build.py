@@ -6,7 +6,6 @@ about TensorRT's behaviour, which is verified only by benchmarks/trt_check.py on
 with TensorRT.
 """
 
-import json
 import sys
 import types
 
