@@ -54,10 +54,6 @@ def tensorrt_available() -> bool:
     return importlib.util.find_spec("tensorrt") is not None
 
 
-def trt_major(trt) -> int:
-    return int(str(trt.__version__).split(".")[0])
-
-
 def this_gpu(binding: str = "auto") -> dict:
     """The identity of CUDA device 0 (name, compute capability) from its CUDA properties: the
     identity the runtime looks engines up by. Needs a CUDA binding (cuda-python or pycuda)."""
