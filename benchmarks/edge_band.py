@@ -18,7 +18,6 @@ import platform
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from paracolor import colorspace
@@ -68,8 +67,10 @@ def measure(photos: list[Path], model_dir: str | None) -> dict:
                 sums[f"t_border_{name}"] = sums.get(f"t_border_{name}", 0.0) + float(ct[sl].mean()) / len(photos)
             for side, outside in (("in", False), ("out", True)):
                 right, left = bands(L, outside)
-                sums[f"{side}_r"] += c[right].sum(); sums[f"{side}_l"] += c[left].sum()
-                sums[f"t_{side}_r"] += ct[right].sum(); sums[f"t_{side}_l"] += ct[left].sum()
+                sums[f"{side}_r"] += c[right].sum()
+                sums[f"{side}_l"] += c[left].sum()
+                sums[f"t_{side}_r"] += ct[right].sum()
+                sums[f"t_{side}_l"] += ct[left].sum()
                 sums[f"n_{side}_r"] = sums.get(f"n_{side}_r", 0) + int(right.sum())
                 sums[f"n_{side}_l"] = sums.get(f"n_{side}_l", 0) + int(left.sum())
     row = {"model": model_dir or "bundled default", "photos": len(photos)}

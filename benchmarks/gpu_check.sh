@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# One GPU check, <= 8 minutes on one H100, no network: the GPU tests (CUDA layers, schedulers),
+# One GPU check, <= 10 minutes on one H100, no network: the GPU tests (CUDA layers, schedulers),
 # the PyTorch CUDA runner sequential vs two-stream (batch 1/8/32, FP32/FP16, CUDA graphs off/on),
-# and the bench harness's torch-on-GPU rows. Writes at most 7 files into RESULTS_DIR.
+# the bench harness's torch-on-GPU rows, and the whole folder job with and without the in-flight
+# overlap (issue 17; not run yet). Writes at most 8 files into RESULTS_DIR.
 # Usage (repo root): bash benchmarks/gpu_check.sh [RESULTS_DIR]   (default: $OUT or benchmarks/results)
 # Wheels the GPU machine lacks (pycuda, onnx-graphsurgeon, polygraphy) are installed from
 # .wheels-gpu/ when present (git-ignored; see ../shared/wheels/README.md).
@@ -35,6 +36,9 @@ section() { echo; echo "== $1 ($(date -u +%T))"; }
   timeout 100 python3 -m paracolor.cli bench --backend torch --precision fp32,fp16 --batch-size 1,8 --schedule sequential,parallel \
     --cuda-graphs off,on --num 64 -o "$b" --tag "$tag" 2>&1 | tail -30
   cp "$b"/*.json "$b"/*.md "$b"/*.png "$RES"/ 2>/dev/null
+  section "folder job: one batch in flight vs none (torch FP16 on the GPU, 1920x1080 photos)"
+  timeout 150 python3 benchmarks/pipeline_overlap.py --backend torch --precision fp16 --cuda-graphs \
+    --photos 128 --batch-size 8,32 --rounds 3 --out "$RES" --tag "$tag"
   section "done"
 } 2>&1 | tee -a "$LOG"
 echo "results in $RES"

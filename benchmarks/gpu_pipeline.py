@@ -21,7 +21,7 @@ import torch
 
 from paracolor.engine.cuda import available_bindings
 from paracolor.engine.modelfolder import ModelFolder
-from paracolor.models.cuda_runner import torch_cuda_scheduler
+from paracolor.engine.backends.torch import torch_cuda_scheduler
 
 
 def time_generators(sched, L, iters):
@@ -38,9 +38,9 @@ def time_generators(sched, L, iters):
             start, end = api.event(True), api.event(True)
             api.record(start, slot.A)
             api.wait(slot.B, start)
-            sched.fg.enqueue(api, n, slot.A, sched._stage_buffers(slot, sched.fg))
+            sched.fg.enqueue(api, n, slot.A, slot.stage_buffers[id(sched.fg)])
             other = slot.B if mode == "parallel" else slot.A
-            sched.bg.enqueue(api, n, other, sched._stage_buffers(slot, sched.bg))
+            sched.bg.enqueue(api, n, other, slot.stage_buffers[id(sched.bg)])
             if mode == "parallel":
                 ev = api.event()
                 api.record(ev, slot.B)
@@ -55,7 +55,7 @@ def time_generators(sched, L, iters):
         for _ in range(iters + 5):
             start, end = api.event(True), api.event(True)
             api.record(start, slot.A)
-            stage.enqueue(api, n, slot.A, sched._stage_buffers(slot, stage))
+            stage.enqueue(api, n, slot.A, slot.stage_buffers[id(stage)])
             api.record(end, slot.A)
             api.event_synchronize(end)
             times.append(api.elapsed_ms(start, end))

@@ -34,7 +34,7 @@ def sweep(gen, photos, temps, size=256, batch=8, keep: bool = False) -> dict:
     preds = {t: [] for t in temps}
     refs, greys = [], []
     for i in range(0, len(photos), batch):
-        Ls, abs_ = [], []
+        Ls = []
         for p in photos[i : i + batch]:
             rgb = cv2.resize(read_image(p).rgb, (size, size), interpolation=cv2.INTER_AREA)
             L, ab = colorspace.rgb_to_net(rgb)

@@ -56,10 +56,11 @@ def main() -> int:
 
     import tensorrt as trt
 
-    from paracolor.builder.trt import TrtBuildOptions, cached_build, engine_dir_name, gpu_identity
+    from paracolor.builder.trt import TrtBuildOptions, cached_build, this_gpu
+    from paracolor.engine.engine_cache import engine_dir, engine_dir_name
 
     folder = Path(args.folder)
-    gpu = gpu_identity()
+    gpu = this_gpu()
     opts = TrtBuildOptions(max_batch=args.max_batch, timing_cache=str(folder / "timing.cache"))
     report = {"tensorrt": trt.__version__, "gpu": gpu, "date": time.strftime("%Y-%m-%d"), "checks": []}
     failed = 0
@@ -68,11 +69,11 @@ def main() -> int:
         if not (pdir / "build_report.json").is_file():
             continue  # only graphs that 'paracolor build' prepared (static size, passes applied)
         graphs = sorted(pdir.glob("*.onnx"))
-        edir = folder / "engines" / engine_dir_name(gpu, trt.__version__, precision)
+        edir = engine_dir(folder, gpu, trt.__version__, precision)
         atol, rtol = TOLERANCE[precision]
         for onnx_path in graphs:
             t0 = time.perf_counter()
-            plan, status = cached_build(onnx_path, edir, onnx_path.stem, precision, opts)
+            plan, status = cached_build(onnx_path, edir, onnx_path.stem, precision, opts, gpu)
             build_s = time.perf_counter() - t0
             for batch in sorted({1, args.max_batch}):
                 res = {"precision": precision, "status": status, "build_s": round(build_s, 1), **compare_one(onnx_path, plan, batch, atol, rtol)}

@@ -10,9 +10,22 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES
+from .errors import ParacolorError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Group(click.Group):
+    """Errors meant for users (ParacolorError) become one line and exit status 1; any other
+    exception is a bug and keeps its traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except ParacolorError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paracolor")
 @click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
 def main(verbose: bool):
@@ -169,16 +182,16 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.argument("inputs", nargs=-1, required=True)
 @click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False), help="Output folder (mirrors input folders).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
-@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch", "tensorrt"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
 @click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (an engine folder, or a bundle/model folder with engines/).")
 @click.option("--cuda-graphs", is_flag=True, help="Capture each GPU stage into CUDA graphs.")
-@click.option("--cuda-binding", type=click.Choice(["auto", "cuda-python", "pycuda"]), default="auto", show_default=True, help="CUDA Python binding for the TensorRT backend.")
-@click.option("--memory-mode", type=click.Choice(["auto", "device", "zero-copy"]), default="auto", show_default=True, help="GPU I/O buffers: zero-copy on integrated GPUs (Jetson) by default.")
-@click.option("--schedule", type=click.Choice(["parallel", "sequential", "merged"]), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
+@click.option("--cuda-binding", type=click.Choice(CUDA_BINDINGS), default="auto", show_default=True, help="CUDA Python binding for the TensorRT backend.")
+@click.option("--memory-mode", type=click.Choice(MEMORY_MODES), default=None, help="GPU I/O buffers (default: $PARACOLOR_MEMORY_MODE, else auto: zero-copy on integrated GPUs such as Jetson).")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
 @click.option("--batch-size", default=4, show_default=True)
 @click.option("--size", type=int, default=None, help="Network input size (multiple of 32; default: the model's, 256).")
-@click.option("--format", "fmt", type=click.Choice(["png", "jpg", "tiff", "webp"]), default=None, help="Output format (default: as the input).")
+@click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default=None, help="Output format (default: as the input).")
 @click.option("--suffix", default="", help="Appended to output file names, e.g. _color.")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs (inputs are never replaced).")
 @click.option("--resume", is_flag=True, help="Continue a stopped run: skip complete outputs, remove stale temporary files.")
@@ -192,26 +205,21 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet):
     """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
-    from .engine.io import ImageError
-    from .engine.modelfolder import ModelError
-    from .engine.pipeline import EngineConfig
+    from .engine.config import EngineConfig
 
-    try:
-        if engines and not model_dir and (Path(engines) / "model.json").is_file():
-            model_dir = engines  # a bundle or built model folder describes its own model
-        engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=max(batch_size, 1))
-        cfg = ColorizeConfig(
-            inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
-            overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
-        )
-        if ray_address is not None:
-            from .distributed.ray_data import colorize_ray
+    if engines and not model_dir and (Path(engines) / "model.json").is_file():
+        model_dir = engines  # a bundle or built model folder describes its own model
+    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=max(batch_size, 1))
+    cfg = ColorizeConfig(
+        inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
+        overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
+    )
+    if ray_address is not None:
+        from .distributed.ray_data import colorize_ray
 
-            summary = colorize_ray(cfg, None if ray_address == "local" else ray_address, ray_workers)
-        else:
-            summary = colorize_files(cfg)
-    except (ImageError, ModelError, ValueError, ImportError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+        summary = colorize_ray(cfg, None if ray_address == "local" else ray_address, ray_workers)
+    else:
+        summary = colorize_files(cfg)
     _print_summary(summary)
     if summary.interrupted:
         sys.exit(130)
@@ -250,10 +258,7 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 
     images = list(check_images) or [str(examples_dir())]
     cfg = ExportConfig(fg=fg, bg=bg, fusion=fusion, out_dir=out_dir, size=size, opset=opset, check=not no_check, tolerance=tolerance, check_images=images)
-    try:
-        card = export_model_folder(cfg)
-    except (ValueError, RuntimeError) as exc:
-        raise click.ClickException(str(exc)) from None
+    card = export_model_folder(cfg)
     for role, entry in card["models"].items():
         v = entry.get("verification")
         check = f"max |ab| diff vs PyTorch {v['max_abs']:.2e} ({v['cases']} cases, {v['real_images']} real photos)" if v else "not checked"
@@ -263,13 +268,13 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 @main.command()
 @click.option("-o", "--output", "out_dir", default=None, type=click.Path(file_okay=False), help="Model folder to write (may be the source).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Source model folder (default: bundled).")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp16", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
 @click.option("--max-batch", default=8, show_default=True, help="Largest batch of the TensorRT profile.")
 @click.option("--min-batch", default=1, show_default=True)
 @click.option("--opt-batch", type=int, default=None, help="Batch TensorRT tunes for (default: --max-batch).")
 @click.option("--size", type=int, default=None, help="Static network size (default: the model's).")
-@click.option("--attention", type=click.Choice(["fused", "matmul"]), default="fused", show_default=True, help="ONNX Attention op (TensorRT >= 10.14) or the MatMul form (TensorRT 10.3, JetPack 6).")
-@click.option("--io", type=click.Choice(["fp32", "fp16"]), default="fp32", show_default=True, help="Graph input/output type for fp16.")
+@click.option("--attention", type=click.Choice(ATTENTION), default="fused", show_default=True, help="ONNX Attention op (TensorRT >= 10.14) or the MatMul form (TensorRT 10.3, JetPack 6).")
+@click.option("--io", type=click.Choice(GRAPH_IO), default="fp32", show_default=True, help="Graph input/output type for fp16.")
 @click.option("--merge-fg-bg", is_flag=True, help="Also build one graph holding both generators.")
 @click.option("--report-images", multiple=True, type=click.Path(exists=True), help="Photos for the accuracy report (default: bundled examples).")
 @click.option("--report-limit", default=100, show_default=True)
@@ -279,31 +284,25 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 @click.option("--max-aux-streams", type=int, default=None)
 @click.option("--timing-cache", type=click.Path(dir_okay=False), default=None, help="Timing cache file, loaded and saved.")
 @click.option("--dla-core", type=int, default=None, help="Build for this DLA core with GPU fallback (Jetson).")
-@click.option("--dla-stage", "dla_stages", multiple=True, type=click.Choice(["fg", "bg", "fusion"]), help="With --bundle: stages to place on the DLA (default: fusion).")
+@click.option("--dla-stage", "dla_stages", multiple=True, type=click.Choice(ROLES), help="With --bundle: stages to place on the DLA (default: fusion).")
 @click.option("--bundle", "bundle_dir", type=click.Path(exists=True, file_okay=False), default=None, help="On the device: build engines from a deploy bundle.")
 @click.option("--no-engines", is_flag=True, help="Stop after the verified ONNX graphs.")
 def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, attention, io, merge_fg_bg, report_images, report_limit, int8_dir, workspace_mb, opt_level, max_aux_streams, timing_cache, dla_core, dla_stages, bundle_dir, no_engines):
     """Graph passes, precision, verification and (where TensorRT exists) engine build."""
-    from .builder.build import BuildConfig, build as run_build, build_bundle_engines
-    from .builder.trt import TrtBuildError, TrtBuildOptions
-    from .engine.modelfolder import ModelError
+    from .builder.build import BuildConfig, build as run_build
+    from .builder.bundle import build_bundle_engines
+    from .builder.trt import TrtBuildOptions
 
     opts = TrtBuildOptions(min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch, workspace_mb=workspace_mb, opt_level=opt_level, max_aux_streams=max_aux_streams, timing_cache=timing_cache, dla_core=dla_core)
     if not bundle_dir and not out_dir:
         raise click.UsageError("give -o/--output (or --bundle DIR on the device)")
     if bundle_dir:
-        try:
-            done = build_bundle_engines(bundle_dir, opts, tuple(dla_stages or (("fusion",) if dla_core is not None else ())))
-        except (ModelError, TrtBuildError) as exc:
-            raise click.ClickException(str(exc)) from None
+        done = build_bundle_engines(bundle_dir, opts, tuple(dla_stages or (("fusion",) if dla_core is not None else ())))
         for role, info in done.items():
             click.echo(f"{role}: {info['status']} on {info['device']} -> {info['plan']}")
         return
     cfg = BuildConfig(out_dir=out_dir, model_dir=model_dir, precision=precision, size=size, attention=attention, io=io, merge_fg_bg=merge_fg_bg, report_images=list(report_images), report_limit=report_limit, int8_dir=int8_dir, trt=opts, build_engines=not no_engines)
-    try:
-        report = run_build(cfg)
-    except (ModelError, ValueError, TrtBuildError) as exc:
-        raise click.ClickException(str(exc)) from None
+    report = run_build(cfg)
     for role, info in report["graphs"].items():
         click.echo(f"{role}: {info.get('nodes_exported', '?')} -> {info['nodes_final']} nodes")
     acc = report["accuracy"]
@@ -319,28 +318,24 @@ def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, 
 @click.option("--images", required=True, type=click.Path(), help="Folder of calibration photos.")
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Model folder to write int8/ into.")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Source model folder (default: bundled).")
-@click.option("--method", type=click.Choice(["entropy", "percentile", "minmax"]), default="entropy", show_default=True)
+@click.option("--method", type=click.Choice(CALIB_METHODS), default="entropy", show_default=True)
 @click.option("--num", default=64, show_default=True, help="Calibration images.")
 @click.option("--size", type=int, default=None, help="Static network size (default: the model's).")
-@click.option("--attention", type=click.Choice(["fused", "matmul"]), default="fused", show_default=True)
+@click.option("--attention", type=click.Choice(ATTENTION), default="fused", show_default=True)
 @click.option("--keep-float", multiple=True, help="Regex of node names kept in float (repeatable).")
 @click.option("--no-default-sensitive", is_flag=True, help="Also quantize attention and the first/last convolutions.")
 @click.option("--auto-sensitivity", default=0, show_default=True, help="Measure each layer and keep the K most harmful in float.")
 @click.option("--force", is_flag=True, help="Recalibrate even if the range cache matches.")
-@click.option("--target", type=click.Choice(["tensorrt", "cpu"]), default="tensorrt", show_default=True, help="tensorrt: symmetric int8 activations; cpu: uint8 activations, onnxruntime's fast x86 path.")
+@click.option("--target", type=click.Choice(CALIB_TARGETS), default="tensorrt", show_default=True, help="tensorrt: symmetric int8 activations; cpu: uint8 activations, onnxruntime's fast x86 path.")
 @click.option("--eval-images", type=click.Path(exists=True, file_okay=False), default=None, help="Held-out photos for the accuracy report.")
 @click.option("--eval-limit", default=100, show_default=True)
 def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_float, no_default_sensitive, auto_sensitivity, force, target, eval_images, eval_limit):
     """INT8 Q/DQ graphs (symmetric, per-channel) calibrated on real photos, with an accuracy report."""
-    from .calib.calibrate import calibrate as run_calibrate
-    from .calib.qdq import CalibConfig, CalibrationError
-    from .engine.modelfolder import ModelError
+    from .builder.calib.calibrate import calibrate as run_calibrate
+    from .builder.calib.qdq import CalibConfig
 
-    try:
-        cfg = CalibConfig(images=images, out_dir=out_dir, model_dir=model_dir, method=method, num=num, size=size, attention=attention, default_sensitive=not no_default_sensitive, keep_float=list(keep_float), auto_sensitivity=auto_sensitivity, force=force, eval_images=eval_images, eval_limit=eval_limit, target=target)
-        report = run_calibrate(cfg)
-    except (CalibrationError, ModelError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    cfg = CalibConfig(images=images, out_dir=out_dir, model_dir=model_dir, method=method, num=num, size=size, attention=attention, default_sensitive=not no_default_sensitive, keep_float=list(keep_float), auto_sensitivity=auto_sensitivity, force=force, eval_images=eval_images, eval_limit=eval_limit, target=target)
+    report = run_calibrate(cfg)
     click.echo(f"calibrated on {report['images']} photos ({report['method']}); {len(report['images_skipped'])} files skipped")
     for role, info in report["roles"].items():
         click.echo(f"{role}: cache {info['cache']}, {info['qdq_pairs']} Q/DQ pairs, float compute nodes: {', '.join(info['float_compute_nodes']) or 'none'}")
@@ -355,19 +350,15 @@ def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_flo
 
 @main.command()
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="New folder for the bundle.")
-@click.option("--precision", type=click.Choice(["fp16", "int8", "fp32"]), default="fp16", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
-@click.option("--attention", type=click.Choice(["fused", "matmul"]), default="fused", show_default=True, help="matmul for JetPack 6 (TensorRT 10.3).")
+@click.option("--attention", type=click.Choice(ATTENTION), default="fused", show_default=True, help="matmul for JetPack 6 (TensorRT 10.3).")
 @click.option("--report-images", multiple=True, type=click.Path(exists=True))
 def bundle(out_dir, precision, model_dir, attention, report_images):
     """A torch-free folder to copy to a device: verified graphs, card, device requirements."""
     from .builder.bundle import make_bundle
-    from .engine.modelfolder import ModelError
 
-    try:
-        manifest = make_bundle(out_dir, precision, model_dir, attention, list(report_images))
-    except (ModelError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
+    manifest = make_bundle(out_dir, precision, model_dir, attention, list(report_images))
     click.echo(f"bundle ({precision}, {len(manifest['files'])} files) in {out_dir}; on the device: paracolor build --bundle {out_dir}")
 
 
@@ -388,16 +379,14 @@ def _csv(kind):
 @click.option("--cuda-graphs", "cuda_graphs", default="off,on", show_default=True, callback=lambda c, p, v: [x == "on" for x in v.split(",") if x])
 @click.option("--size", type=int, default=None)
 @click.option("--threads", type=int, default=None)
+@click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (default: the model folder's engines/).")
 @click.option("--tag", default="", help="Machine label used in the file names.")
-def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, tag):
+def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, engines, tag):
     """Per-stage runtime analysis (the paper's Table) over a configuration matrix."""
     from .bench.harness import BenchConfig, run_bench
 
-    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, tag=tag)
-    try:
-        data = run_bench(cfg)
-    except ValueError as exc:
-        raise click.ClickException(str(exc)) from None
+    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag)
+    data = run_bench(cfg)
     click.echo(Path(data["files"]["markdown"]).read_text())
     click.echo("written: " + ", ".join(data["files"].values()))
 
@@ -406,8 +395,8 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 @click.argument("photos", type=click.Path(exists=True, file_okay=False))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
-@click.option("--backend", type=click.Choice(["auto", "onnxruntime", "torch"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--backend", type=click.Choice([b for b in BACKENDS if b != "tensorrt"]), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
 @click.option("--size", type=int, default=None)
 @click.option("--predictions", type=click.Path(exists=True, file_okay=False), default=None, help="Score this folder of outputs instead of colorizing.")
 @click.option("--variant", "variants", multiple=True, default=["fusion"], show_default=True, help="fusion, fg, bg or blend:ALPHA (repeatable; Table V).")
@@ -418,15 +407,10 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 @click.option("--name", default="", help="Row label.")
 def evaluate(photos, out_dir, model_dir, backend, precision, size, predictions, variants, limit, no_fid, lpips_alexnet, lpips_linear, name):
     """The paper's metrics on colour photos turned grey (Table I row; grey baseline beside)."""
-    from .engine.modelfolder import ModelError
     from .eval.evaluate import EvalConfig, evaluate as run_eval
-    from .eval.fid import FIDUnavailable
 
-    try:
-        cfg = EvalConfig(photos=photos, out_dir=out_dir, model_dir=model_dir, backend=backend, precision=precision, size=size, predictions=predictions, variants=list(variants), limit=limit, fid=not no_fid, lpips_alexnet=lpips_alexnet, lpips_linear=lpips_linear, name=name)
-        run_eval(cfg)
-    except (ModelError, ValueError, FIDUnavailable) as exc:
-        raise click.ClickException(str(exc)) from None
+    cfg = EvalConfig(photos=photos, out_dir=out_dir, model_dir=model_dir, backend=backend, precision=precision, size=size, predictions=predictions, variants=list(variants), limit=limit, fid=not no_fid, lpips_alexnet=lpips_alexnet, lpips_linear=lpips_linear, name=name)
+    run_eval(cfg)
     click.echo((Path(out_dir) / "evaluation.md").read_text())
     if not lpips_alexnet:
         click.echo("LPIPS not computed: pass --lpips-alexnet PATH (no AlexNet weights can be downloaded here)")

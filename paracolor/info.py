@@ -33,6 +33,23 @@ def _gpus() -> list[str]:
     return [line.strip() for line in out.splitlines() if line.strip()]
 
 
+def nvidia_smi_gpu() -> dict | None:
+    """Name, compute capability and driver of GPU 0 as nvidia-smi reports them, for reports only
+    (engines are named from the CUDA device properties: paracolor.engine.engine_cache)."""
+    exe = shutil.which("nvidia-smi")
+    if not exe:
+        return None
+    try:
+        out = subprocess.run([exe, "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=20).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    lines = out.strip().splitlines()
+    if not lines:
+        return None
+    name, cc, driver = (s.strip() for s in lines[0].split(","))
+    return {"name": name, "compute_capability": cc, "driver": driver}
+
+
 def _lab_tables() -> str:
     from . import lab_tables
 
@@ -43,8 +60,9 @@ def _lab_tables() -> str:
 
 def collect_info(model_dir=None) -> dict:
     """Versions, backends, devices and the model card, as a nested dict."""
+    from .engine.backends.onnxruntime import available_providers
+    from .engine.cuda.memory import ENV, device_integrated, select_memory_mode
     from .engine.modelfolder import ModelError, ModelFolder
-    from .engine.runners.onnxruntime import available_providers
 
     versions = {"paracolor": __version__, "python": platform.python_version()}
     versions.update({d: v for d in OPTIONAL if (v := _version(d))})
@@ -55,13 +73,11 @@ def collect_info(model_dir=None) -> dict:
         # without numba, large photos' Lab conversions fall back to OpenCV (same bytes, slower)
         "lab_tables": _lab_tables(),
     }
-    from .engine.memory import device_integrated, select_memory_mode
-
     mode, why = select_memory_mode(device_integrated() if _gpus() else None)
     devices = {
         "cpu": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "gpus": _gpus() or "none found",
-        "gpu_memory_mode": f"{mode} ({why}; override with PARACOLOR_MEMORY_MODE=device|zero-copy)",
+        "gpu_memory_mode": f"{mode} ({why}; choose with --memory-mode, default ${ENV})",
     }
     try:
         model = ModelFolder.load(model_dir).describe()

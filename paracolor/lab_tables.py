@@ -165,10 +165,19 @@ class _RowTable:
     """
 
     def __init__(self, dtype, fill):
-        self.table = _zero_pages((256, 256, 256), dtype)
+        self.dtype = np.dtype(dtype)
+        self._table: np.ndarray | None = None
         self.fill = fill
         self.rows = 0
         self.lock = threading.Lock()
+
+    @property
+    def table(self) -> np.ndarray:
+        """The table, mapped on first use (not at import: 64 MiB + 32 MiB of address space for
+        processes that never convert a large photo)."""
+        if self._table is None:
+            self._table = _zero_pages((256, 256, 256), self.dtype)
+        return self._table
 
     def convert(self, kernel, first: tuple, out: np.ndarray) -> np.ndarray:
         with self.lock:
@@ -221,7 +230,7 @@ if hasattr(os, "register_at_fork"):
 def stats() -> dict:
     """Rows filled so far per table, the bytes per row, and each table's address space."""
     return {
-        name: {"rows": t.rows, "row_bytes": 256 * t.table.itemsize, "table_address_space_mb": t.table.nbytes >> 20}
+        name: {"rows": t.rows, "row_bytes": 256 * t.dtype.itemsize, "table_address_space_mb": (256**3 * t.dtype.itemsize) >> 20}
         for name, t in (("lab_to_bgr", _LAB), ("rgb_to_L", _RGB_L))
     }
 

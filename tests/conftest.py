@@ -70,7 +70,6 @@ def tiny_checkpoints(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory, tiny_checkpoints, photo_dir) -> Path:
     """A verified model folder (fp32 ONNX + checkpoints) of the tiny models at 64 px."""
-    import shutil
 
     from paracolor.builder.export import ExportConfig, export_model_folder
 

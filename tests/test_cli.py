@@ -109,3 +109,50 @@ def test_adding_save_stages_on_rerun_keeps_existing_output(tiny_model_dir, tmp_p
     res = CliRunner().invoke(main, base + ["--save-stages"])
     assert res.exit_code == 0, res.output
     assert (out / "x_fg.jpg").is_file() and (out / "x_bg.jpg").is_file() and (out / "x.jpg").read_bytes() == before
+
+
+def test_user_errors_are_one_line_and_bugs_keep_their_traceback(tmp_path, monkeypatch):
+    import paracolor.engine.batch as batch
+
+    src = write_photo(tmp_path / "in" / "x.jpg")
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "o"), "--model", str(tmp_path)])
+    assert res.exit_code == 1 and "no model.json" in res.output and "Traceback" not in res.output
+    assert res.exception is None or isinstance(res.exception, SystemExit)
+
+    def bug(cfg):
+        raise ValueError("an internal invariant broke")  # a plain ValueError is a bug, not a user error
+
+    monkeypatch.setattr(batch, "colorize_files", bug)
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "o")])
+    assert isinstance(res.exception, ValueError) and "an internal invariant broke" in str(res.exception)
+
+
+def test_memory_mode_env_is_a_default_an_explicit_option_overrides(tmp_path, monkeypatch):
+    import paracolor.engine.batch as batch
+
+    seen = []
+    monkeypatch.setattr(batch, "colorize_files", lambda cfg: seen.append(cfg.engine) or batch.Summary())
+    monkeypatch.setenv("PARACOLOR_MEMORY_MODE", "zero-copy")
+    src = write_photo(tmp_path / "x.jpg")
+    for extra in ([], ["--memory-mode", "auto"], ["--memory-mode", "device"]):
+        assert CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "o"), *extra]).exit_code == 0
+    assert [e.memory_mode for e in seen] == [None, "auto", "device"]
+    from paracolor.engine.cuda.memory import select_memory_mode
+
+    assert [select_memory_mode(False, e.memory_mode)[0] for e in seen] == ["zero-copy", "device", "device"]
+    with pytest.raises(Exception, match="no mapped"):  # torch.cuda cannot map host memory
+        select_memory_mode(True, None, can_map=False)
+    monkeypatch.delenv("PARACOLOR_MEMORY_MODE")
+    assert select_memory_mode(True, None, can_map=False)[0] == "device"
+
+
+def test_choice_lists_come_from_one_definition():
+    from paracolor import choices
+
+    opts = {p.name: p for p in main.commands["colorize"].params}
+    assert tuple(opts["backend"].type.choices) == choices.BACKENDS
+    assert tuple(opts["precision"].type.choices) == choices.PRECISIONS
+    assert tuple(opts["schedule"].type.choices) == choices.SCHEDULES
+    assert tuple(opts["memory_mode"].type.choices) == choices.MEMORY_MODES
+    build = {p.name: p for p in main.commands["build"].params}
+    assert tuple(build["precision"].type.choices) == choices.PRECISIONS and tuple(build["attention"].type.choices) == choices.ATTENTION

@@ -21,9 +21,11 @@ import cv2
 import numpy as np
 
 from .. import __version__
+from ..choices import ROLES
 from ..engine.io import encode_image, find_images, read_image
-from ..engine.modelfolder import ROLES, ModelFolder
+from ..engine.modelfolder import ModelFolder
 from ..engine.pipeline import Colorizer, EngineConfig
+from ..errors import ConfigError
 
 STAGES = ("decode_preprocess", "parallel_colorization", "fusion", "postprocess", "end_to_end")
 PAPER = {"device": "GTX 1080", "batch": 1, "parallel_colorization": 15.0, "fusion": 9.0, "networks_total": 24.0, "images": 1000}
@@ -45,6 +47,7 @@ class BenchConfig:
     cuda_graphs: list[bool] = field(default_factory=lambda: [False, True])
     size: int | None = None
     threads: int | None = None
+    engines: str | None = None  # TensorRT engines (default: the model folder's engines/)
     image_size: tuple[int, int] = (256, 256)  # synthetic photos (width, height)
     tag: str = ""  # machine label for file names
     plot: bool = True
@@ -62,12 +65,14 @@ def _cuda_available() -> bool:
     return False
 
 
-def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str, graphs: bool) -> str | None:
+def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str, graphs: bool, engines: Path | None = None) -> str | None:
     """Why this machine cannot run a configuration (None: it can)."""
     if backend == "tensorrt":
         if not _has("tensorrt"):
             return "TensorRT is not importable on this machine"
-        return "TensorRT runner not available in this paracolor version"
+        if engines is None or not engines.is_dir():
+            return f"no TensorRT engines in {engines} (build them with 'paracolor build --precision {precision}', or give --engines)"
+        return None
     if graphs and (backend == "onnxruntime" or not _cuda_available()):
         return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
     if backend == "torch":
@@ -110,7 +115,7 @@ class _Source:
         if cfg.images:
             self.paths = [p for p, _ in find_images([cfg.images])]
             if not self.paths:
-                raise ValueError(f"{cfg.images}: no images to benchmark")
+                raise ConfigError(f"{cfg.images}: no images to benchmark")
         else:
             tmp.mkdir(parents=True, exist_ok=True)
             self.paths = []
@@ -213,10 +218,12 @@ def measured_gpu_peak_tflops(dtype: str = "fp16", seconds: float = 1.0) -> float
 
 def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, bs: int, schedule: str, graphs: bool = False) -> dict:
     """Time one configuration; returns per-stage statistics in ms per image."""
-    engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, cuda_graphs=graphs, max_batch=bs)
+    engines = str(_engines(cfg)) if backend == "tensorrt" else None
+    engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, cuda_graphs=graphs, max_batch=bs, engines=engines)
     _reset_peak_rss()
     on_gpu = _torch_cuda_reset_peak() if backend == "torch" else False
     col = Colorizer(engine)
+    device = col.describe().get("device", "cpu")
     per: dict[str, list[float]] = {s: [] for s in STAGES}
     try:
         batches = source.batches(cfg.num + cfg.warmup * bs, bs)
@@ -225,7 +232,7 @@ def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, 
             preps = [col.prepare(read_image(p)) for p in paths]
             t1 = time.perf_counter()
             out = col.infer(np.stack([p.L_net for p in preps]))
-            gen, fus = col.scheduler.timings["generators"], col.scheduler.timings["fusion"]
+            gen, fus = col.timings["generators"], col.timings["fusion"]
             t2 = time.perf_counter()
             for i, prep in enumerate(preps):
                 encode_image(col.finish(prep, out["ab"][i]), "jpg")
@@ -245,14 +252,18 @@ def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, 
         "batches_timed": len(per["end_to_end"]),
         "peak_rss_mb": _peak_rss_mb(),
         "device_memory_mb": _torch_cuda_peak_mb() if on_gpu else None,
-        "device": "cuda" if on_gpu else "cpu",
+        "device": "cpu" if device == "cpu" else "cuda",
+        "device_name": device,
     }
+
+
+def _engines(cfg: BenchConfig) -> Path:
+    return Path(cfg.engines) if cfg.engines else ModelFolder.load(cfg.model_dir).root
 
 
 def environment() -> dict:
     """CPU, GPU, driver and library versions of this machine."""
-    from ..builder.trt import gpu_identity
-    from ..info import _version
+    from ..info import _version, nvidia_smi_gpu
 
     cpu = platform.processor() or platform.machine()
     try:
@@ -263,7 +274,7 @@ def environment() -> dict:
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
-        "gpu": gpu_identity(),
+        "gpu": nvidia_smi_gpu(),
         "python": platform.python_version(),
         "paracolor": __version__,
         "libraries": {k: v for k, v in libs.items() if v},
@@ -282,11 +293,11 @@ def run_bench(cfg: BenchConfig) -> dict:
     source = _Source(cfg, out / ".bench_synthetic")
     env = environment()
     peak = measured_cpu_peak_gflops()
-    gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and "torch" in cfg.backends else {}
+    gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and {"torch", "tensorrt"} & set(cfg.backends) else {}
     results, skipped = [], []
     for backend, precision, bs, schedule, graphs in itertools.product(cfg.backends, cfg.precisions, cfg.batch_sizes, cfg.schedules, cfg.cuda_graphs):
         key = {"backend": backend, "precision": precision, "batch": bs, "schedule": schedule, "cuda_graphs": graphs}
-        reason = skip_reason(folder, backend, precision, schedule, graphs)
+        reason = skip_reason(folder, backend, precision, schedule, graphs, _engines(cfg) / ("" if cfg.engines else "engines"))
         if reason:
             skipped.append({**key, "reason": reason})
             continue
@@ -295,11 +306,12 @@ def run_bench(cfg: BenchConfig) -> dict:
         res["gflops_per_image"] = flops["total"] / 1e9
         res["achieved_gflops_s"] = flops["total"] / (res["networks_ms_per_image"] / 1000.0) / 1e9
         if res["device"] == "cuda":  # tensor-core GEMM of the stage's precision (TF32 off: plain FP32)
-            res["peak_gflops_s"] = 1000.0 * gpu_peak["fp16" if precision == "fp16" else "fp32"]
-            res["peak_kind"] = f"measured {precision.upper()} 8192^3 GEMM (torch) on the GPU"
+            gemm = gpu_peak.get("fp16" if precision == "fp16" else "fp32")
+            res["peak_gflops_s"] = 1000.0 * gemm if gemm else None
+            res["peak_kind"] = f"measured {precision.upper()} 8192^3 GEMM (torch) on the GPU" if gemm else "not measured (needs torch with CUDA)"
         else:
             res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
-        res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"]
+        res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"] if res["peak_gflops_s"] else None
         results.append({**key, **res})
     data = {
         "config": {k: v for k, v in asdict(cfg).items()},

@@ -14,7 +14,7 @@ def _label(r: dict) -> str:
 def markdown(data: dict) -> str:
     """The paper's per-stage analysis with this machine's figures beside it."""
     env, paper = data["environment"], data["paper"]
-    gpu = env["gpu"]["name"] if env["gpu"]["name"] != "unknown-gpu" else "none"
+    gpu = env["gpu"]["name"] if env["gpu"] else "none"
     lines = [
         f"# Per-stage runtime, {env['date']}",
         "",
@@ -36,12 +36,12 @@ def markdown(data: dict) -> str:
         lines.append(
             f"| {_label(r)} | {cell('decode_preprocess')} | {cell('parallel_colorization')} | {cell('fusion')} | "
             f"{r['networks_ms_per_image']:.1f} | {cell('postprocess')} | {cell('end_to_end')} | {r['throughput_img_s']:.2f} | "
-            f"{r['achieved_gflops_s']:.1f} ({100 * r['fraction_of_peak']:.0f}%) | {r['peak_rss_mb'] or 0:.0f} |"
+            f"{r['achieved_gflops_s']:.1f} ({_percent(r['fraction_of_peak'])}) | {r['peak_rss_mb'] or 0:.0f} |"
         )
     if data["results"]:
         r0 = data["results"][0]
         peaks = {r["peak_kind"]: r["peak_gflops_s"] for r in data["results"]}
-        peak_text = "; ".join(f"{v:.0f} GFLOP/s, {k}" for k, v in peaks.items())
+        peak_text = "; ".join(f"{v:.0f} GFLOP/s, {k}" if v else k for k, v in peaks.items())
         lines += ["", f"FLOPs per image: {r0['gflops_per_image']:.2f} GFLOP ({data['flops_note']}). Peak: {peak_text}."]
     if data["skipped"]:
         lines += ["", "Skipped on this machine:", ""]
@@ -86,3 +86,7 @@ def write_outputs(data: dict, out: Path, machine: str, with_plot: bool = True) -
     Path(files["markdown"]).write_text(markdown(data))
     Path(files["json"]).write_text(json.dumps({**data, "files": files}, indent=1, default=str))
     return files
+
+
+def _percent(fraction: float | None) -> str:
+    return "n/a" if fraction is None else f"{100 * fraction:.0f}%"

@@ -22,8 +22,13 @@ import shutil
 from pathlib import Path
 
 from .. import __version__
-from ..engine.modelfolder import ROLES, ModelFolder
+from ..choices import PRECISIONS, ROLES, check
+from ..engine.io import atomic_write
+from ..engine.modelfolder import ModelError, ModelFolder
+from ..errors import ConfigError
 from ..hashing import file_sha256
+from .build import BuildConfig, build
+from .trt import TrtBuildError, TrtBuildOptions, build_engines, tensorrt_available
 
 DEVICE_REQUIREMENTS = """\
 # Device-side dependencies of a paracolor bundle (no PyTorch).
@@ -59,18 +64,15 @@ Without TensorRT, `paracolor colorize photos/ -o out/ --model .` runs the FP32 g
 
 def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str = "fused", report_images=None) -> dict:
     """Write a bundle for ``precision`` (building the graphs first when the model lacks them)."""
-    from .build import BuildConfig, build
-
-    if precision not in ("fp16", "int8", "fp32"):
-        raise ValueError(f"unknown precision {precision!r}")
+    check("precision", precision, PRECISIONS)
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
-        raise ValueError(f"{out}: not empty; choose a new folder for the bundle")
+        raise ConfigError(f"{out}: not empty; choose a new folder for the bundle")
     src = ModelFolder.load(model_dir)
     have = (src.root / precision / "build_report.json").is_file()
     if not have:
         if precision == "int8":
-            raise ValueError(f"{src.root}: no INT8 graphs; run 'paracolor calibrate' and 'paracolor build --precision int8' first")
+            raise ConfigError(f"{src.root}: no INT8 graphs; run 'paracolor calibrate' and 'paracolor build --precision int8' first")
         # build into the bundle itself (it copies fp32/, checkpoints/, model.json first)
         build(BuildConfig(out_dir=str(out), model_dir=str(src.root), precision=precision, attention=attention, report_images=list(report_images or []), build_engines=False))
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # PyTorch weights stay behind
@@ -98,14 +100,12 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
         "roles": list(ROLES),
         "files": {str(p.relative_to(out)): file_sha256(p) for p in files},
     }
-    (out / "bundle.json").write_text(json.dumps(manifest, indent=1))
+    atomic_write(out / "bundle.json", json.dumps(manifest, indent=1).encode(), overwrite=True)
     return manifest
 
 
 def load_bundle(path) -> dict:
     """Read and verify a bundle's manifest (every file present with its recorded hash)."""
-    from ..engine.modelfolder import ModelError
-
     root = Path(path)
     man_path = root / "bundle.json"
     if not man_path.is_file():
@@ -118,3 +118,16 @@ def load_bundle(path) -> dict:
         if file_sha256(f) != digest:
             raise ModelError(f"{f}: content differs from bundle.json (corrupt copy?)")
     return manifest
+
+
+def build_bundle_engines(bundle_dir, opts: TrtBuildOptions, dla_roles: tuple[str, ...] = ()) -> dict:
+    """On the device: TensorRT engines from a bundle's verified graphs (engine cache applies).
+
+    ``dla_roles`` places those stages on DLA core ``opts.dla_core`` (GPU fallback on); the
+    others are built for the GPU.
+    """
+    manifest = load_bundle(bundle_dir)
+    if not tensorrt_available():
+        raise TrtBuildError("TensorRT is not importable on this machine: build the engines on the target device (JetPack ships it)")
+    precision = manifest["precision"]
+    return build_engines(Path(bundle_dir) / precision, Path(bundle_dir), manifest["roles"], precision, opts, dla_roles)

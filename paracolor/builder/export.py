@@ -30,6 +30,7 @@ import torch
 from .. import __version__, colorspace
 from ..engine.io import find_images, read_image
 from ..engine.modelfolder import IO_NAMES, META_PREFIX, MODEL_FORMAT, ROLES
+from ..errors import ConfigError, ParacolorError
 from ..hashing import file_sha256
 from ..models.checkpoint import load_model
 from ..models.config import config_to_json
@@ -38,6 +39,10 @@ from ..models.fusion import FusionHead
 log = logging.getLogger("paracolor.export")
 
 OPSET = 17
+
+
+class ExportError(ParacolorError, RuntimeError):
+    """An exported graph that does not match its PyTorch model within the tolerance."""
 
 
 @dataclass
@@ -152,7 +157,7 @@ def export_model_folder(cfg: ExportConfig) -> dict:
     check passed, so a failed export never leaves a half-written model behind.
     """
     if cfg.size % 32:
-        raise ValueError(f"size must be a multiple of 32, got {cfg.size}")
+        raise ConfigError(f"size must be a multiple of 32, got {cfg.size}")
     out = Path(cfg.out_dir)
     sources = {"fg": cfg.fg, "bg": cfg.bg, "fusion": cfg.fusion}
     modules = {
@@ -208,7 +213,7 @@ def export_model_folder(cfg: ExportConfig) -> dict:
                 report["real_images"] = 0 if real is None else int(real.shape[0])
                 entry["verification"] = report
                 if report["max_abs"] > cfg.tolerance:
-                    raise RuntimeError(
+                    raise ExportError(
                         f"{role}.onnx differs from PyTorch by {report['max_abs']:.3g} (> {cfg.tolerance:g}); export rejected"
                     )
                 log.info("%s.onnx verified: max abs %.2e over %d cases", role, report["max_abs"], report["cases"])

@@ -10,32 +10,39 @@ from __future__ import annotations
 import numpy as np
 
 from .. import colorspace, metrics
+from ..choices import ROLES
+from ..errors import ConfigError
+from ..engine.backends.base import Runner
+from ..engine.backends.cpu_scheduler import StageScheduler
 from ..engine.io import find_images, read_image
+from ..engine.modelfolder import ModelError, ModelFolder
 from ..engine.pipeline import Colorizer, EngineConfig
-from ..engine.runners.base import Runner
 
 
 def reference_runners(model_dir, device: str = "cpu") -> tuple[dict[str, Runner], str]:
     """FP32 PyTorch runners from the folder's checkpoints, else the FP32 ONNX graphs."""
-    from ..engine.modelfolder import ModelError, ModelFolder
-    from ..engine.pipeline import make_runners
+    from ..engine.backends import onnxruntime
 
     folder = ModelFolder.load(model_dir)
     try:
-        from ..models.runner import TorchRunner
+        from ..engine.backends.torch import TorchRunner
 
-        return {r: TorchRunner.from_folder(folder, r, "fp32", device) for r in ("fg", "bg", "fusion")}, "pytorch-fp32"
+        return {r: TorchRunner.from_folder(folder, r, "fp32", device) for r in ROLES}, "pytorch-fp32"
     except (ImportError, ModelError):  # no torch here, or no checkpoints in the folder
-        return make_runners(folder, EngineConfig(model_dir=str(folder.root), backend="onnxruntime")), "onnxruntime-fp32"
+        return onnxruntime.runners(folder, EngineConfig(model_dir=str(folder.root), backend="onnxruntime")), "onnxruntime-fp32"
 
 
 def compare(model_dir, candidate: dict[str, Runner], reference: dict[str, Runner], images, size: int, limit: int = 100, batch: int = 8) -> dict:
     """Run both runner sets over up to ``limit`` photos and summarise the differences."""
     paths = [p for p, _ in find_images(images)][:limit]
     if not paths:
-        raise ValueError(f"no images found in {images}")
+        raise ConfigError(f"no images found in {images}")
     cfg = EngineConfig(model_dir=str(model_dir), size=size, schedule="sequential")
-    cand, ref = Colorizer(cfg, runners=candidate), Colorizer(cfg, runners=reference)
+
+    def colorizer(r: dict[str, Runner]) -> Colorizer:
+        return Colorizer(cfg, StageScheduler(r["fg"], r["bg"], r["fusion"], "sequential"))
+
+    cand, ref = colorizer(candidate), colorizer(reference)
     ab_max, ab_abs, psnrs, ssims, cf_c, cf_r = 0.0, [], [], [], [], []
     for i in range(0, len(paths), batch):
         prepared = [cand.prepare(read_image(p)) for p in paths[i : i + batch]]

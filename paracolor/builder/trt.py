@@ -7,28 +7,25 @@ checks every TensorRT attribute used here against the 11.4 listing.
 
 Engines are written with a JSON sidecar (TensorRT version, GPU, compute capability, precision,
 shapes, source-ONNX hash, build options); :func:`cached_build` reuses a matching engine and
-rebuilds, saying why, when any of those changed.
+rebuilds, saying why, when any of those changed. Folder names, sidecars and the GPU identity
+are the engine cache's (:mod:`paracolor.engine.engine_cache`), which the runtime reads too.
 """
 
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
-import re
-import shutil
-import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from ..engine import engine_cache
 from ..engine.io import atomic_write
-from ..hashing import file_sha256
+from ..errors import ConfigError, ParacolorError
 
 log = logging.getLogger("paracolor.trt")
-SIDECAR_FORMAT = "paracolor-engine-v1"
 
 
-class TrtBuildError(RuntimeError):
+class TrtBuildError(ParacolorError, RuntimeError):
     """Parsing or building failed; the message names the ONNX file and the failing nodes."""
 
 
@@ -48,7 +45,7 @@ class TrtBuildOptions:
     def profile(self) -> tuple[int, int, int]:
         opt = self.opt_batch or self.max_batch
         if not 1 <= self.min_batch <= opt <= self.max_batch:
-            raise ValueError(f"need 1 <= min_batch <= opt_batch <= max_batch, got {self.min_batch}, {opt}, {self.max_batch}")
+            raise ConfigError(f"need 1 <= min_batch <= opt_batch <= max_batch, got {self.min_batch}, {opt}, {self.max_batch}")
         return self.min_batch, opt, self.max_batch
 
 
@@ -57,68 +54,22 @@ def tensorrt_available() -> bool:
     return importlib.util.find_spec("tensorrt") is not None
 
 
-def trt_major(trt) -> int:
-    return int(str(trt.__version__).split(".")[0])
+def this_gpu(binding: str = "auto") -> dict:
+    """The identity of CUDA device 0 (name, compute capability) from its CUDA properties: the
+    identity the runtime looks engines up by. Needs a CUDA binding (cuda-python or pycuda)."""
+    from ..engine.cuda import get_cuda
 
-
-def gpu_identity() -> dict:
-    """Name, compute capability and driver of GPU 0 from nvidia-smi (no CUDA library needed)."""
-    exe = shutil.which("nvidia-smi")
-    if exe:
-        try:
-            out = subprocess.run(
-                [exe, "--query-gpu=name,compute_cap,driver_version", "--format=csv,noheader"], capture_output=True, text=True, timeout=20
-            ).stdout.strip().splitlines()
-        except (OSError, subprocess.TimeoutExpired):
-            out = []
-        if out:
-            name, cc, driver = (s.strip() for s in out[0].split(","))
-            return {"name": name, "compute_capability": cc, "driver": driver}
-    return {"name": "unknown-gpu", "compute_capability": "0.0", "driver": "unknown"}
-
-
-def engine_dir_name(gpu: dict, trt_version: str, precision: str) -> str:
-    """``<gpu>-sm<cc>-trt<version>-<precision>``: engines are specific to all four."""
-    slug = re.sub(r"[^a-z0-9]+", "-", gpu["name"].lower()).strip("-")
-    return f"{slug}-sm{gpu['compute_capability'].replace('.', '')}-trt{trt_version}-{precision}"
+    api = get_cuda(binding)
+    try:
+        return engine_cache.gpu_identity(api.properties())
+    finally:
+        api.close()
 
 
 def expected_sidecar(onnx_path: Path, precision: str, opts: TrtBuildOptions, gpu: dict, trt_version: str) -> dict:
-    """What a reusable engine's sidecar must say."""
-    return {
-        "format": SIDECAR_FORMAT,
-        "tensorrt_version": trt_version,
-        "gpu": gpu["name"],
-        "compute_capability": gpu["compute_capability"],
-        "precision": precision,
-        "onnx_sha256": file_sha256(onnx_path),
-        "profile": list(opts.profile()),
-        "options": {k: v for k, v in asdict(opts).items() if k not in ("timing_cache",)},
-    }
-
-
-def rebuild_reason(sidecar_path: Path, expected: dict) -> str | None:
-    """Why an existing engine cannot be reused (None: it can)."""
-    plan = sidecar_path.with_suffix(".plan")
-    if not plan.is_file() or not sidecar_path.is_file():
-        return "no engine built yet"
-    try:
-        have = json.loads(sidecar_path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return f"unreadable sidecar {sidecar_path.name}"
-    labels = {
-        "tensorrt_version": "TensorRT version",
-        "gpu": "GPU",
-        "compute_capability": "compute capability",
-        "onnx_sha256": "source ONNX",
-        "precision": "precision",
-        "profile": "batch profile",
-        "options": "build options",
-    }
-    for key, label in labels.items():
-        if have.get(key) != expected[key]:
-            return f"{label} changed ({have.get(key)!r} -> {expected[key]!r})"
-    return None
+    """What the sidecar of an engine built from ``onnx_path`` with ``opts`` says."""
+    options = {k: v for k, v in asdict(opts).items() if k != "timing_cache"}
+    return engine_cache.expected_sidecar(onnx_path, precision, list(opts.profile()), options, gpu, trt_version)
 
 
 def _parser_errors(parser, onnx_path: Path) -> str:
@@ -133,8 +84,8 @@ def _parser_errors(parser, onnx_path: Path) -> str:
     return f"{onnx_path}: TensorRT's ONNX parser failed:\n" + "\n".join(lines)
 
 
-def build_engine(onnx_path, plan_path, precision: str, opts: TrtBuildOptions) -> dict:
-    """Parse ``onnx_path`` and build a serialized engine to ``plan_path`` (+ ``.json`` sidecar)."""
+def build_engine(onnx_path, plan_path, precision: str, opts: TrtBuildOptions, gpu: dict) -> dict:
+    """Parse ``onnx_path`` and build a serialized engine for ``gpu`` to ``plan_path`` (+ ``.json`` sidecar)."""
     import tensorrt as trt
 
     onnx_path, plan_path = Path(onnx_path), Path(plan_path)
@@ -175,21 +126,36 @@ def build_engine(onnx_path, plan_path, precision: str, opts: TrtBuildOptions) ->
     atomic_write(plan_path, bytes(serialized), overwrite=True)
     if cache_path:
         atomic_write(cache_path, bytes(config.get_timing_cache().serialize()), overwrite=True)
-    sidecar = expected_sidecar(onnx_path, precision, opts, gpu_identity(), trt.__version__)
-    atomic_write(plan_path.with_suffix(".json"), json.dumps(sidecar, indent=1).encode(), overwrite=True)
+    sidecar = expected_sidecar(onnx_path, precision, opts, gpu, trt.__version__)
+    engine_cache.write_sidecar(plan_path, sidecar)
     return sidecar
 
 
-def cached_build(onnx_path, engine_dir, role: str, precision: str, opts: TrtBuildOptions) -> tuple[Path, str]:
+def cached_build(onnx_path, engine_dir, role: str, precision: str, opts: TrtBuildOptions, gpu: dict) -> tuple[Path, str]:
     """Reuse ``engine_dir/role.plan`` when its sidecar matches, else build; returns (plan, what happened)."""
     import tensorrt as trt
 
     plan = Path(engine_dir) / f"{role}.plan"
-    expected = expected_sidecar(Path(onnx_path), precision, opts, gpu_identity(), trt.__version__)
-    reason = rebuild_reason(plan.with_suffix(".json"), expected)
+    expected = expected_sidecar(Path(onnx_path), precision, opts, gpu, trt.__version__)
+    reason = engine_cache.rebuild_reason(plan.with_suffix(".json"), expected)
     if reason is None:
         return plan, "reused"
     log.warning("building %s engine: %s", role, reason)
-    build_engine(onnx_path, plan, precision, opts)
+    build_engine(onnx_path, plan, precision, opts, gpu)
     return plan, f"built ({reason})"
+
+
+def build_engines(pdir: Path, root: Path, roles, precision: str, opts: TrtBuildOptions, dla_roles: tuple[str, ...] = ()) -> dict:
+    """Engines for ``roles`` from ``pdir/<role>.onnx`` into ``root``'s engine cache entry for this
+    GPU; ``dla_roles`` go on DLA core ``opts.dla_core`` (GPU fallback on), the rest on the GPU."""
+    import tensorrt as trt
+
+    gpu = this_gpu()
+    edir = engine_cache.engine_dir(root, gpu, trt.__version__, precision)
+    done = {}
+    for role in roles:
+        role_opts = opts if role in dla_roles else replace(opts, dla_core=None)
+        plan, status = cached_build(pdir / f"{role}.onnx", edir, role, precision, role_opts, gpu)
+        done[role] = {"plan": str(plan), "status": status, "device": "DLA" if role_opts.dla_core is not None else "GPU"}
+    return done
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from ..engine.batch import ColorizeConfig, Summary, output_path, plan_jobs, skip_reason, write_report
 from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError, atomic_write, decode_image, encode_image
+from ..errors import ConfigError, MissingDependency
 
 INSTALL_HINT = "Ray is not installed: pip install 'paracolor[ray]' (or: pip install 'ray[data]')"
 
@@ -29,7 +30,7 @@ def _require_ray():
         import ray  # noqa: F401
         import ray.data  # noqa: F401
     except ImportError:
-        raise ImportError(INSTALL_HINT) from None
+        raise MissingDependency(INSTALL_HINT) from None
 
 
 def _is_uri(path: str) -> bool:
@@ -131,7 +132,7 @@ def colorize_ray(cfg: ColorizeConfig, address: str | None = None, workers: int |
     t0 = time.perf_counter()
     summary = Summary()
     if len(cfg.inputs) != 1:
-        raise ValueError("--ray takes one INPUT (a folder, file or URI)")
+        raise ConfigError("--ray takes one INPUT (a folder, file or URI)")
     remote_in = _is_uri(cfg.inputs[0])
     if remote_in:
         jobs = _remote_jobs(cfg, summary)

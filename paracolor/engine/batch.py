@@ -2,8 +2,9 @@
 
 Three stages overlap: decoding and L preparation run ahead of inference in a thread (bounded
 prefetch); finishing (chroma upsampling, the merge with the full-resolution L, Lab->BGR),
-encoding and writing run behind it in another. Queues are bounded, so memory stays flat over
-a folder of any size. A bad file is reported and skipped; outputs are written atomically and
+encoding and writing run behind it in another. On GPU backends the next batch is submitted
+before the previous one is collected, so the device works while the host hands results on.
+Queues are bounded, so memory stays flat over a folder of any size. A bad file is reported and skipped; outputs are written atomically and
 inputs are never touched.
 """
 
@@ -13,12 +14,14 @@ import json
 import queue
 import threading
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
+from ..errors import ConfigError
 from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
 from .pipeline import Colorizer, EngineConfig, FinishBuffers
 
@@ -46,9 +49,9 @@ class ColorizeConfig:
 
     def __post_init__(self):
         if self.batch_size < 1:
-            raise ValueError("batch size must be at least 1")
+            raise ConfigError("batch size must be at least 1")
         if self.format is not None and self.format.lower() not in OUTPUT_FORMATS:
-            raise ValueError(f"unknown format {self.format!r}; choose from {sorted(OUTPUT_FORMATS)}")
+            raise ConfigError(f"unknown format {self.format!r}; choose from {sorted(OUTPUT_FORMATS)}")
 
 
 @dataclass
@@ -246,32 +249,63 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
 
 
 def _infer_loop(cfg, colorizer, decoded, finished, summary, lock, bar):
+    """Batches of prepared images through the networks, in input order.
+
+    Up to ``colorizer.in_flight`` batches stay submitted while the oldest is collected and handed
+    to the writer (none on the CPU, where submitting computes the batch). When no decoded image
+    is waiting, the oldest batch is collected at once rather than held back.
+    """
+    size = min(cfg.batch_size, colorizer.max_batch or cfg.batch_size)
+    pending: deque = deque()  # (batch, ticket), oldest first
+
+    def fail(batch, exc):
+        with lock:
+            for job, _ in batch:
+                summary.failed.append({"path": str(job.src), "reason": f"inference failed: {type(exc).__name__}: {exc}"})
+        bar.update(len(batch))  # the bar's own rate is images/s: images count when written
+
+    def hand_on():
+        batch, ticket = pending.popleft()
+        try:
+            out = colorizer.collect(ticket)
+        except Exception as exc:
+            fail(batch, exc)
+            return
+        for i, (job, prep) in enumerate(batch):
+            finished.put((job, prep, {k: v[i] for k, v in out.items()}))
+
     batch: list = []
     done = False
-    while not done:
-        got = decoded.get()
-        if got is _DONE:
-            done = True
-        else:
-            job, item = got
-            if isinstance(item, ImageError):
-                with lock:
-                    summary.failed.append({"path": str(job.src), "reason": item.cause})
-                bar.update(1)
-            else:
-                batch.append((job, item))
-        if batch and (len(batch) >= cfg.batch_size or done):
+    try:
+        while not done:
             try:
-                out = colorizer.infer(np.stack([p.L_net for _, p in batch]))
-            except Exception as exc:
-                with lock:
-                    for job, _ in batch:
-                        summary.failed.append({"path": str(job.src), "reason": f"inference failed: {type(exc).__name__}: {exc}"})
-                bar.update(len(batch))
+                got = decoded.get_nowait() if pending else decoded.get()
+            except queue.Empty:
+                hand_on()
+                continue
+            if got is _DONE:
+                done = True
             else:
-                for i, (job, prep) in enumerate(batch):
-                    finished.put((job, prep, {k: v[i] for k, v in out.items()}))
-            batch = []  # the bar's own rate is images/s: images count when written
+                job, item = got
+                if isinstance(item, ImageError):
+                    with lock:
+                        summary.failed.append({"path": str(job.src), "reason": item.cause})
+                    bar.update(1)
+                else:
+                    batch.append((job, item))
+            if batch and (len(batch) >= size or done):
+                try:
+                    pending.append((batch, colorizer.submit(np.stack([p.L_net for _, p in batch]))))
+                except Exception as exc:
+                    fail(batch, exc)
+                batch = []
+                while len(pending) > colorizer.in_flight:
+                    hand_on()
+        while pending:
+            hand_on()
+    finally:  # interrupted: free the scheduler's slots; those results are not written
+        for _, ticket in pending:
+            colorizer.collect(ticket)
 
 
 def write_report(path, summary: Summary) -> None:

@@ -6,6 +6,7 @@ orientation; every failure is an :class:`ImageError` naming the file and the cau
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import tempfile
@@ -16,25 +17,35 @@ import cv2
 import numpy as np
 
 from .. import colorspace
+from ..errors import ParacolorError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
 #: default refusal limit against decompression bombs (about 16k x 16k)
 DEFAULT_MAX_PIXELS = 268_000_000
 
-def _current_umask() -> int:
-    mask = os.umask(0)
+@functools.cache
+def _file_mode() -> int:
+    """The mode a plain ``open`` would give a new file (mkstemp creates 0600 files).
+
+    Read on the first write, not at import: importing must not touch the process's umask. Linux
+    reports the umask in /proc; elsewhere it is set and restored once, here.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
-    return mask
+    return 0o666 & ~mask
 
-
-#: outputs get the usual permissions (mkstemp creates 0600 files)
-_FILE_MODE = 0o666 & ~_current_umask()
 #: temporary files of atomic writes end with this (cleared by --resume)
 PARTIAL_SUFFIX = ".partial"
 OUTPUT_FORMATS = {"png": ".png", "jpg": ".jpg", "jpeg": ".jpg", "tiff": ".tif", "tif": ".tif", "webp": ".webp"}
 
 
-class ImageError(Exception):
+class ImageError(ParacolorError):
     """An input or output image problem; the message names the file and the cause."""
 
     def __init__(self, path, cause: str):
@@ -248,7 +259,7 @@ def atomic_write(path, data: bytes, overwrite: bool = False) -> None:
     except OSError as exc:
         raise ImageError(path, f"cannot write output folder ({exc.strerror or exc})") from None
     try:
-        os.fchmod(fd, _FILE_MODE)
+        os.fchmod(fd, _file_mode())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()

@@ -1,30 +1,34 @@
-"""Model folders: the artifact the engine loads (no torch).
+"""Model folders: the artifact the engine loads and the builder writes (no torch).
 
 ``model.json`` names the ONNX graph of each role per precision and carries the config, colour
-constants and hashes written by the exporter. The bundled default model is one of these.
+constants and hashes written by the exporter, and one entry per build (``builds``). The bundled
+default model is one of these. The TensorRT engines a folder may hold are the engine cache's
+(:mod:`paracolor.engine.engine_cache`).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 from .. import colorspace
+from ..choices import PRECISIONS, ROLES, check
+from ..errors import ParacolorError
+from .io import atomic_write
 
 MODEL_FORMAT = "paracolor-model-v1"
 META_PREFIX = "paracolor."
-ROLES = ("fg", "bg", "fusion")
 #: input and output tensor names of each role's graph (every backend uses these)
 IO_NAMES = {
     "fg": (("L",), ("ab",)),
     "bg": (("L",), ("ab",)),
     "fusion": (("L", "ab_fg", "ab_bg"), ("ab",)),
 }
-PRECISIONS = ("fp32", "fp16", "int8")
 
 
-class ModelError(ValueError):
+class ModelError(ParacolorError, ValueError):
     """A model folder or file that is missing, corrupt or does not match; names the file."""
 
 
@@ -69,10 +73,8 @@ class ModelFolder:
 
     def onnx_path(self, role: str, precision: str = "fp32") -> Path:
         """Path of the ONNX graph of ``role`` at ``precision``; a clear error if absent."""
-        if role not in ROLES:
-            raise ValueError(f"unknown role {role!r}")
-        if precision not in PRECISIONS:
-            raise ValueError(f"unknown precision {precision!r}; choose from {PRECISIONS}")
+        check("role", role, ROLES)
+        check("precision", precision, PRECISIONS)
         path = self.root / precision / f"{role}.onnx"
         if not path.is_file():
             how = "run 'paracolor build' or 'paracolor calibrate' to make it" if precision != "fp32" else "re-export the model"
@@ -83,6 +85,26 @@ class ModelFolder:
         """Input size of the graphs at ``precision``: built graphs have static spatial sizes."""
         build = self.card.get("builds", {}).get(precision)
         return int(build["size"]) if build else self.input_size
+
+    def copy_to(self, out) -> "ModelFolder":
+        """This model (model.json, card, fp32/ graphs, checkpoints/) in folder ``out``, where a
+        build adds its precision; ``out`` may be this folder itself. Returns the folder at ``out``."""
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        if out.resolve() != self.root.resolve():
+            for name in ("fp32", "checkpoints"):
+                if (self.root / name).is_dir():
+                    shutil.copytree(self.root / name, out / name, dirs_exist_ok=True)
+            for f in ("model.json", "MODEL_CARD.md"):
+                if (self.root / f).is_file():
+                    shutil.copy2(self.root / f, out / f)
+        return ModelFolder.load(out)
+
+    def record_build(self, precision: str, entry: dict) -> None:
+        """Record in model.json (atomically: a reader sees the old card or the new) that the
+        ``precision`` graphs were built with ``entry`` (size, attention, io, accuracy, ...)."""
+        self.card.setdefault("builds", {})[precision] = entry
+        atomic_write(self.root / "model.json", json.dumps(self.card, indent=1).encode(), overwrite=True)
 
     def config(self, role: str) -> dict:
         return self.card["models"][role]["config"]

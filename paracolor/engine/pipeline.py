@@ -7,52 +7,18 @@ lightness is the input's.
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .. import colorspace
+from ..errors import ConfigError
+from . import backends
+from .backends.base import Scheduler
+from .config import EngineConfig
 from .io import DecodedImage
-from .modelfolder import ROLES, ModelError, ModelFolder
-from .runners.base import Runner
-from .scheduler import SCHEDULES, StageScheduler
-
-BACKENDS = ("auto", "onnxruntime", "torch", "tensorrt")
-
-
-@dataclass
-class EngineConfig:
-    """How to run the model: which folder, backend, precision, network size and schedule."""
-
-    model_dir: str | None = None  # None: the bundled default model
-    backend: str = "auto"
-    precision: str = "fp32"
-    size: int | None = None  # network input size; None: the model's own (256)
-    schedule: str = "parallel"
-    threads: int | None = None  # CPU threads in total; None: all cores
-    device: str = "auto"
-    engines: str | None = None  # TensorRT: an engine folder, or a bundle/model folder holding engines/
-    cuda_binding: str = "auto"  # cuda-python or pycuda (TensorRT backend)
-    memory_mode: str = "auto"  # device | zero-copy | auto (zero-copy on integrated GPUs)
-    cuda_graphs: bool = False
-    max_batch: int = 8  # GPU buffers (torch on CUDA); TensorRT takes its engines' profile
-
-    def __post_init__(self):
-        if self.backend not in BACKENDS:
-            raise ValueError(f"unknown backend {self.backend!r}; choose from {BACKENDS}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {self.schedule!r}; choose from {SCHEDULES}")
-        if self.size is not None and (self.size < 32 or self.size % 32):
-            raise ValueError(f"size must be a positive multiple of 32, got {self.size}")
-        if self.backend == "auto" and self.engines:
-            self.backend = "tensorrt"
-        if self.backend == "tensorrt" and not self.engines:
-            raise ValueError("the tensorrt backend needs --engines DIR (built with 'paracolor build')")
-
+from .modelfolder import ModelFolder
 
 @dataclass
 class Prepared:
@@ -127,89 +93,56 @@ def network_L(image: DecodedImage, size: int) -> tuple[np.ndarray, np.ndarray]:
     return L_net[None], L_full
 
 
-def make_gpu_scheduler(folder: ModelFolder, cfg: EngineConfig, size: int):
-    """The two-stream scheduler for the TensorRT backend, or for torch on a CUDA device (None otherwise)."""
-    from .gpu_scheduler import StreamScheduler
-    from .memory import select_memory_mode
-
-    if cfg.backend == "tensorrt":
-        import importlib.util
-
-        if importlib.util.find_spec("tensorrt") is None:
-            raise ModelError("the tensorrt backend needs TensorRT's Python bindings (JetPack, or NVIDIA's tensorrt wheels); use --backend onnxruntime here")
-        from .cuda import get_cuda
-        from .runners.tensorrt import load_trt_stages
-
-        api = get_cuda(cfg.cuda_binding)
-        precision = cfg.precision
-        manifest = Path(cfg.engines) / "bundle.json"
-        if manifest.is_file():  # a deploy bundle's engines have the bundle's precision
-            precision = json.loads(manifest.read_text())["precision"]
-        stages = load_trt_stages(cfg.engines, precision, api, cfg.schedule, cfg.cuda_graphs)
-        mode, _ = select_memory_mode(api.properties()["integrated"], None if cfg.memory_mode == "auto" else cfg.memory_mode)
-        max_batch = min(getattr(s, "max_batch", cfg.max_batch) for s in stages.values())
-        if cfg.schedule == "merged":
-            return StreamScheduler(api, stages["fg_bg"], None, stages["fusion"], max_batch, "merged", memory_mode=mode)
-        return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, cfg.schedule, memory_mode=mode)
-    if cfg.backend == "torch" and cfg.device != "cpu":
-        # the torch backend was asked for: the models package decides whether CUDA is there
-        from ..models.cuda_runner import torch_cuda_scheduler_if_available
-
-        return torch_cuda_scheduler_if_available(folder, size, cfg.max_batch, cfg.precision, cfg.schedule, cfg.cuda_graphs)
-    return None
-
-
-def make_runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, Runner]:
-    """One runner per role on the configured backend."""
-    backend = "onnxruntime" if cfg.backend == "auto" else cfg.backend
-    if backend == "torch":
-        from ..models.runner import TorchRunner  # torch only when asked for
-
-        return {role: TorchRunner.from_folder(folder, role, cfg.precision, cfg.device) for role in ROLES}
-    from .runners.onnxruntime import OrtRunner, pick_providers
-
-    providers = pick_providers(cfg.device)
-    cores = cfg.threads or os.cpu_count() or 1
-    if cfg.schedule == "merged":
-        merged = folder.root / cfg.precision / "fg_bg.onnx"
-        if not merged.is_file():
-            raise ModelError(f"{merged}: no merged fg+bg graph; run 'paracolor build --merge-fg-bg --precision {cfg.precision}'")
-        return {"fg_bg": OrtRunner(merged, "fg+bg", providers, cores), "fusion": OrtRunner(folder.onnx_path("fusion", cfg.precision), "fusion", providers, cores)}
-    # Two generators at once share the cores; run alone, each stage may use all of them.
-    gen_threads = max(1, cores // 2) if cfg.schedule == "parallel" else cores
-    threads = {"fg": gen_threads, "bg": gen_threads, "fusion": cores}
-    return {role: OrtRunner(folder.onnx_path(role, cfg.precision), role, providers, threads[role]) for role in ROLES}
-
-
 class Colorizer:
-    """Loads a model folder and colorizes batches of decoded images."""
+    """Loads a model folder on the chosen backend and colorizes batches of decoded images.
 
-    def __init__(self, cfg: EngineConfig | None = None, runners: dict[str, Runner] | None = None):
+    Callers use its methods and properties only; the backend's scheduler stays inside.
+    """
+
+    def __init__(self, cfg: EngineConfig | None = None, scheduler: Scheduler | None = None):
+        """``scheduler``: run on this one (e.g. a builder's candidate runners) instead of loading
+        ``cfg``'s backend; the Colorizer closes it."""
         self.cfg = cfg = cfg or EngineConfig()
         self.folder = ModelFolder.load(cfg.model_dir)
         self.size = cfg.size or self.folder.network_size(cfg.precision)
         if cfg.precision != "fp32" and self.size != self.folder.network_size(cfg.precision):
-            raise ValueError(
+            raise ConfigError(
                 f"the {cfg.precision} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.precision)} px, not {self.size}"
             )
-        gpu = None if runners else make_gpu_scheduler(self.folder, cfg, self.size)
-        if gpu is not None:
-            self.runners, self.scheduler = {}, gpu
-            return
-        self.runners = runners or make_runners(self.folder, cfg)
-        if cfg.schedule == "merged":
-            self.scheduler = StageScheduler(self.runners["fg_bg"], None, self.runners["fusion"], "merged")
-        else:
-            self.scheduler = StageScheduler(self.runners["fg"], self.runners["bg"], self.runners["fusion"], cfg.schedule)
+        self._scheduler = scheduler or backends.load(self.folder, cfg, self.size)
 
     def close(self):
-        self.scheduler.close()
+        self._scheduler.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         self.close()
+
+    # -- what callers may know of the backend ------------------------------------------------
+    @property
+    def backend(self) -> str:
+        """The backend that runs (what "auto" became)."""
+        return self._scheduler.backend
+
+    @property
+    def max_batch(self) -> int | None:
+        """The largest batch :meth:`submit` takes (None: any); :meth:`infer` splits larger ones."""
+        return self._scheduler.max_batch
+
+    @property
+    def in_flight(self) -> int:
+        """Batches worth keeping submitted while an earlier one is finished (0: none, the CPU)."""
+        return self._scheduler.in_flight
+
+    @property
+    def timings(self) -> dict[str, float]:
+        """Seconds the last collected batch spent in the generators and in fusion."""
+        return self._scheduler.timings
+
+    def describe(self) -> dict:
+        return {**self._scheduler.describe(), "precision": self.cfg.precision, "size": self.size, "model": str(self.folder.root)}
 
     # -- stages ---------------------------------------------------------------------------
     def prepare(self, image: DecodedImage) -> Prepared:
@@ -219,11 +152,19 @@ class Colorizer:
     def infer(self, L_batch: np.ndarray) -> dict[str, np.ndarray]:
         """fg || bg -> fusion on a (N,1,S,S) batch; returns ab_fg, ab_bg and ab (network scale)."""
         L_batch = np.ascontiguousarray(L_batch, dtype=np.float32)
-        limit = getattr(self.scheduler, "max_batch", None)  # GPU buffers are sized once
+        limit = self.max_batch  # GPU buffers are sized once
         if limit is None or len(L_batch) <= limit:
-            return self.scheduler.run(L_batch)
-        parts = [self.scheduler.run(L_batch[i : i + limit]) for i in range(0, len(L_batch), limit)]
+            return self._scheduler.run(L_batch)
+        parts = list(self._scheduler.run_many(L_batch[i : i + limit] for i in range(0, len(L_batch), limit)))
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    def submit(self, L_batch: np.ndarray) -> int:
+        """Start a batch of at most :attr:`max_batch`; returns a ticket for :meth:`collect`."""
+        return self._scheduler.submit(np.ascontiguousarray(L_batch, dtype=np.float32))
+
+    def collect(self, ticket: int) -> dict[str, np.ndarray]:
+        """A submitted batch's ab_fg, ab_bg and ab, once it is done."""
+        return self._scheduler.collect(ticket)
 
     @staticmethod
     def finish(prep: Prepared, ab_net: np.ndarray, buffers: FinishBuffers | None = None, name: str = "ab") -> np.ndarray:

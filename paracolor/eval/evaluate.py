@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import metrics
+from ..errors import ConfigError
 from ..engine.io import find_images, read_image
 from ..engine.pipeline import Colorizer, EngineConfig
 
@@ -42,7 +43,7 @@ class EvalConfig:
     def __post_init__(self):
         for v in self.variants:
             if v not in ("fusion", "fg", "bg") and not (v.startswith("blend:") and 0.0 <= float(v.split(":")[1]) <= 1.0):
-                raise ValueError(f"unknown variant {v!r}: use fusion, fg, bg or blend:ALPHA with 0 <= ALPHA <= 1")
+                raise ConfigError(f"unknown variant {v!r}: use fusion, fg, bg or blend:ALPHA with 0 <= ALPHA <= 1")
 
 
 class _Accumulator:
@@ -105,7 +106,7 @@ def _match_predictions(photos: list[Path], base: Path, pred_dir: Path) -> dict[P
     for photo in photos:
         key = str(photo.relative_to(base).with_suffix(""))
         if key not in by_stem:
-            raise ValueError(f"{pred_dir}: no prediction for {photo.relative_to(base)}")
+            raise ConfigError(f"{pred_dir}: no prediction for {photo.relative_to(base)}")
         preds[photo] = by_stem[key]
     return preds
 
@@ -114,7 +115,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     """Score the model (or predictions) and the grey baseline; writes evaluation.{json,md}."""
     found = find_images([cfg.photos])
     if not found:
-        raise ValueError(f"{cfg.photos}: no photos to evaluate")
+        raise ConfigError(f"{cfg.photos}: no photos to evaluate")
     photos = [p for p, _ in found][: cfg.limit]
     base = found[0][1]
     inception = None
@@ -134,7 +135,7 @@ def evaluate(cfg: EvalConfig) -> dict:
         names = [cfg.name or f"predictions ({cfg.predictions})"]
     else:
         colorizer = Colorizer(EngineConfig(model_dir=cfg.model_dir, backend=cfg.backend, precision=cfg.precision, size=cfg.size))
-        label = cfg.name or f"paracolor ({colorizer.runners['fusion'].backend}, {cfg.precision})"
+        label = cfg.name or f"paracolor ({colorizer.backend}, {cfg.precision})"
         names = [f"{label} [{v}]" if len(cfg.variants) > 1 or v != "fusion" else label for v in cfg.variants]
     rows = {n: _Accumulator() for n in names}
     grey, ref_feats = _Accumulator(), []
@@ -154,7 +155,7 @@ def evaluate(cfg: EvalConfig) -> dict:
             for im, ref in zip(chunk, refs):
                 pred = read_image(preds[Path(im.path)]).rgb
                 if pred.shape != ref.shape:
-                    raise ValueError(f"{preds[Path(im.path)]}: size {pred.shape[:2]} differs from {im.path} {ref.shape[:2]}")
+                    raise ConfigError(f"{preds[Path(im.path)]}: size {pred.shape[:2]} differs from {im.path} {ref.shape[:2]}")
                 rows[names[0]].add(pred, ref, lpips)
                 grey.add(grey_rgb(im), ref, lpips)
         for acc in [*rows.values(), grey]:

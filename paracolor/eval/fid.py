@@ -15,8 +15,10 @@ from pathlib import Path
 import numpy as np
 from scipy import linalg
 
+from ..errors import ParacolorError
 
-class FIDUnavailable(RuntimeError):
+
+class FIDUnavailable(ParacolorError, RuntimeError):
     """The Inception network is not installed."""
 
 

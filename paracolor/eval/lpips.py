@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ParacolorError
 
-class LPIPSUnavailable(RuntimeError):
+
+class LPIPSUnavailable(ParacolorError, RuntimeError):
     pass
 
 

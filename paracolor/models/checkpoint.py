@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from safetensors import safe_open
 
+from ..errors import ParacolorError
 from .config import config_from_json, config_to_json
 from .discriminator import PatchGAN
 from .fusion import DenseFuse
@@ -27,7 +28,7 @@ KIND_OF = {ResUNet: "generator", PatchGAN: "discriminator", DenseFuse: "fusion"}
 FORMAT = "paracolor-weights-v1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ParacolorError, ValueError):
     """A checkpoint that cannot be read or does not match what was asked for."""
 
 

@@ -2,7 +2,6 @@ import json
 
 import cv2
 import numpy as np
-import onnx
 from onnx import TensorProto, helper
 
 from paracolor.bench.flops import count_flops

@@ -35,22 +35,12 @@ def trt_modules():
     return [p for p in PKG.rglob("*.py") if "import tensorrt" in p.read_text()]
 
 
-def _guarded(node, parents):
-    """Inside an ``if`` that tests the TensorRT major version (10.x-only code paths)."""
-    p = parents.get(node)
-    while p is not None:
-        if isinstance(p, ast.If) and "trt_major" in ast.unparse(p.test):
-            return True
-        p = parents.get(p)
-    return False
-
-
 def collect_uses(path):
     tree = ast.parse(path.read_text())
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     uses = []
     for node in ast.walk(tree):
-        if not isinstance(node, ast.Attribute) or _guarded(node, parents):
+        if not isinstance(node, ast.Attribute):
             continue
         chain, base = [node.attr], node.value
         while isinstance(base, ast.Attribute):

@@ -6,7 +6,6 @@ about TensorRT's behaviour, which is verified only by benchmarks/trt_check.py on
 with TensorRT.
 """
 
-import json
 import sys
 import types
 
@@ -19,28 +18,6 @@ from paracolor.builder import trt as trtmod  # noqa: E402
 
 def _opts(**kw):
     return trtmod.TrtBuildOptions(max_batch=8, **kw)
-
-
-def test_engine_dir_name():
-    gpu = {"name": "NVIDIA H100 80GB HBM3", "compute_capability": "9.0"}
-    assert trtmod.engine_dir_name(gpu, "11.4.0", "fp16") == "nvidia-h100-80gb-hbm3-sm90-trt11.4.0-fp16"
-
-
-def test_rebuild_reasons(tmp_path):
-    onnx_file = tmp_path / "fg.onnx"
-    onnx_file.write_bytes(b"graph")
-    gpu = {"name": "GPU A", "compute_capability": "8.7"}
-    expected = trtmod.expected_sidecar(onnx_file, "fp16", _opts(), gpu, "10.3.0")
-    side = tmp_path / "fg.json"
-    assert trtmod.rebuild_reason(side, expected) == "no engine built yet"
-    (tmp_path / "fg.plan").write_bytes(b"plan")
-    side.write_text(json.dumps(expected))
-    assert trtmod.rebuild_reason(side, expected) is None
-    for change, word in [({"name": "GPU B", "compute_capability": "8.7"}, "GPU"), ({"name": "GPU A", "compute_capability": "9.0"}, "compute capability")]:
-        assert word in trtmod.rebuild_reason(side, trtmod.expected_sidecar(onnx_file, "fp16", _opts(), change, "10.3.0"))
-    assert "TensorRT version" in trtmod.rebuild_reason(side, trtmod.expected_sidecar(onnx_file, "fp16", _opts(), gpu, "11.4.0"))
-    onnx_file.write_bytes(b"changed graph")
-    assert "source ONNX" in trtmod.rebuild_reason(side, trtmod.expected_sidecar(onnx_file, "fp16", _opts(), gpu, "10.3.0"))
 
 
 def test_profile_validation():
@@ -151,17 +128,17 @@ class FakeTensorRT(types.ModuleType):
 def test_build_call_sequence_with_test_double(tmp_path, monkeypatch):
     fake = FakeTensorRT()
     monkeypatch.setitem(sys.modules, "tensorrt", fake)
-    monkeypatch.setattr(trtmod, "gpu_identity", lambda: {"name": "Fake GPU", "compute_capability": "9.0", "driver": "0"})
+    gpu = {"name": "Fake GPU", "compute_capability": "9.0"}
     onnx_file = tmp_path / "fg.onnx"
     onnx_file.write_bytes(b"graph")
     cache = tmp_path / "timing.cache"
     opts = trtmod.TrtBuildOptions(min_batch=1, opt_batch=4, max_batch=8, timing_cache=str(cache), workspace_mb=64)
-    plan, status = trtmod.cached_build(onnx_file, tmp_path / "eng", "fg", "fp16", opts)
+    plan, status = trtmod.cached_build(onnx_file, tmp_path / "eng", "fg", "fp16", opts, gpu)
     assert status.startswith("built (no engine built yet")
     assert plan.read_bytes() == b"serialized-engine" and cache.read_bytes() == b"timing-cache"
     assert ("profile", "L", (1, 1, 64, 64), (4, 1, 64, 64), (8, 1, 64, 64)) in fake.calls
     assert ("flags", 1) in fake.calls and ("workspace", 64 << 20) in fake.calls
-    plan2, status2 = trtmod.cached_build(onnx_file, tmp_path / "eng", "fg", "fp16", opts)
+    plan2, status2 = trtmod.cached_build(onnx_file, tmp_path / "eng", "fg", "fp16", opts, gpu)
     assert status2 == "reused"
     assert ("cache_in", b"timing-cache") not in fake.calls  # reuse did not rebuild
 
@@ -171,4 +148,12 @@ def test_parser_errors_name_the_node(tmp_path, monkeypatch):
     onnx_file = tmp_path / "fg.onnx"
     onnx_file.write_bytes(b"graph")
     with pytest.raises(trtmod.TrtBuildError, match=r"/attention.8/Attention \(Attention\): unsupported"):
-        trtmod.build_engine(onnx_file, tmp_path / "fg.plan", "fp16", _opts())
+        trtmod.build_engine(onnx_file, tmp_path / "fg.plan", "fp16", _opts(), {"name": "Fake GPU", "compute_capability": "9.0"})
+
+
+def test_builder_sidecar_records_profile_and_options_without_the_timing_cache(tmp_path):
+    onnx_file = tmp_path / "fg.onnx"
+    onnx_file.write_bytes(b"graph")
+    side = trtmod.expected_sidecar(onnx_file, "fp16", _opts(timing_cache="x.cache"), {"name": "GPU A", "compute_capability": "8.7"}, "10.3.0")
+    assert side["profile"] == [1, 8, 8] and side["gpu"] == "GPU A"
+    assert "timing_cache" not in side["options"] and side["options"]["max_batch"] == 8

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from paracolor.cli import main
-from paracolor.engine.memory import select_memory_mode
+from paracolor.engine.cuda.memory import select_memory_mode
 
 pytest.importorskip("torch")
 

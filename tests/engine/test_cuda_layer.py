@@ -4,10 +4,11 @@ two-stream scheduler driving real models through it. Skipped where no GPU or bin
 import numpy as np
 import pytest
 
-from paracolor.engine.cuda import BINDINGS, CudaError, available_bindings, get_cuda
+from paracolor.choices import CUDA_BINDINGS
+from paracolor.engine.cuda import CudaError, available_bindings, get_cuda
 from paracolor.engine.cuda.base import DeviceBuffer
 
-BOUND = [b for b in BINDINGS if b != "auto"]
+BOUND = [b for b in CUDA_BINDINGS if b != "auto"]
 
 
 def _api(binding):
@@ -109,7 +110,7 @@ def test_scheduler_on_the_binding_matches_cpu(binding, memory_mode, tiny_model_d
     _api(binding)
     from paracolor.engine.modelfolder import ModelFolder
     from paracolor.engine.pipeline import Colorizer, EngineConfig
-    from paracolor.models.cuda_runner import torch_cuda_scheduler
+    from paracolor.engine.backends.torch import torch_cuda_scheduler
 
     L = np.random.default_rng(1).uniform(-1, 1, (3, 1, 64, 64)).astype(np.float32)
     ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="torch", device="cpu")).infer(L)

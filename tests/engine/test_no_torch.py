@@ -7,20 +7,39 @@ from pathlib import Path
 
 import paracolor
 
-ENGINE = Path(paracolor.__file__).parent / "engine"
+PKG = Path(paracolor.__file__).parent
+#: the runtime: what colorize loads (the CLI is left out: its commands import the builder lazily)
+RUNTIME = sorted(PKG.glob("engine/**/*.py")) + [PKG / f"{m}.py" for m in ("__init__", "choices", "errors", "colorspace", "lab_tables", "hashing", "metrics", "info")]
+#: the one runtime module that may import torch and models/ (loaded only for --backend torch)
+TORCH_BACKEND = PKG / "engine" / "backends" / "torch.py"
 
 
-def test_engine_sources_never_import_torch():
-    offenders = []
-    for path in ENGINE.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.Import):
-                names = [a.name for a in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            offenders += [f"{path.name}: {n}" for n in names if n.split(".")[0] == "torch"]
-    assert offenders == []
+def _imports(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    package = ".".join(("paracolor", *path.relative_to(PKG).parent.parts))
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level > 1 else package
+            module = f"{base}.{node.module}" if node.level and node.module else (base if node.level else node.module)
+            names.add(module)
+            names |= {f"{module}.{a.name}" for a in node.names}
+    return names
+
+
+def _offenders(banned: tuple[str, ...]) -> list[str]:
+    return [f"{p.relative_to(PKG)}: {n}" for p in RUNTIME if p != TORCH_BACKEND for n in sorted(_imports(p)) if n.startswith(banned)]
+
+
+def test_runtime_never_imports_torch():
+    assert TORCH_BACKEND.is_file() and "torch" in _imports(TORCH_BACKEND)  # the check can see an import
+    assert _offenders(("torch",)) == []
+
+
+def test_runtime_never_imports_builder_models_or_train():
+    assert _offenders(("paracolor.builder", "paracolor.models", "paracolor.train", "paracolor.eval", "paracolor.bench")) == []
 
 
 def test_colorize_in_subprocess_imports_no_torch(tiny_model_dir, photo_dir, tmp_path):
@@ -48,3 +67,26 @@ def test_import_paracolor_is_light():
     )
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_importing_the_engine_has_no_side_effects():
+    """No umask change, no table mapping, no pools at import: only on first use."""
+    script = """
+import os, sys
+calls = []
+real = os.umask
+os.umask = lambda m: calls.append(m) or real(m)
+import paracolor.cli, paracolor.engine.batch, paracolor.engine.io, paracolor.lab_tables as lt
+assert calls == [], calls
+assert lt._LAB._table is None and lt._RGB_L._table is None and lt._pool is None
+from paracolor.engine.io import atomic_write
+atomic_write(sys.argv[1], b"x")
+print(oct(os.stat(sys.argv[1]).st_mode & 0o777), oct(0o666 & ~real(0o022)))
+"""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        res = subprocess.run([sys.executable, "-c", script, f"{d}/f"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    mode, expected = res.stdout.split()
+    assert mode == expected  # outputs still get the umask's permissions

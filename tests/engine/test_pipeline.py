@@ -6,7 +6,6 @@ import pytest
 from paracolor.engine.io import read_image
 from paracolor.engine.modelfolder import ModelError, ModelFolder
 from paracolor.engine.pipeline import Colorizer, EngineConfig
-from paracolor.engine.scheduler import StageScheduler
 from tests.conftest import HAS_TORCH, write_photo
 
 
@@ -56,25 +55,6 @@ def test_batch_equals_single(colorizer, tmp_path):
         assert np.array_equal(colorizer.colorize([img])[0].bgr, b.bgr)
 
 
-def test_parallel_equals_sequential_and_ordering(tiny_model_dir):
-    rng = np.random.default_rng(0)
-    L = rng.uniform(-1, 1, (2, 1, 64, 64)).astype(np.float32)
-    results = {}
-    for schedule in ("sequential", "parallel"):
-        c = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), schedule=schedule))
-        trace = []
-        sched = StageScheduler(c.runners["fg"], c.runners["bg"], c.runners["fusion"], schedule, trace)
-        results[schedule] = sched.run(L)
-        events = {(e, r): t for e, r, t in trace}
-        # fusion starts only after both generators have finished
-        assert events[("start", "fusion")] >= max(events[("end", "fg")], events[("end", "bg")])
-        if schedule == "sequential":
-            assert events[("start", "bg")] >= events[("end", "fg")]
-        sched.close()
-    for k in ("ab_fg", "ab_bg", "ab"):
-        assert np.array_equal(results["sequential"][k], results["parallel"][k])
-
-
 @pytest.mark.skipif(not HAS_TORCH, reason="needs torch")
 def test_onnxruntime_equals_pytorch(tiny_model_dir):
     ort = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime"))
@@ -105,7 +85,7 @@ def test_model_folder_errors(tmp_path, tiny_model_dir):
 def test_corrupt_onnx_names_the_file(tmp_path, tiny_model_dir):
     import shutil
 
-    from paracolor.engine.runners.onnxruntime import OrtRunner
+    from paracolor.engine.backends.onnxruntime import OrtRunner
 
     bad = tmp_path / "fg.onnx"
     bad.write_bytes(b"\x08\x01garbage")

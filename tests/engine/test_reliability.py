@@ -124,11 +124,11 @@ class InterruptingColorizer(Colorizer):
         super().__init__(cfg)
         self.calls, self.after = 0, after
 
-    def infer(self, L_batch):
+    def submit(self, L_batch):
         self.calls += 1
         if self.calls > self.after:
             raise KeyboardInterrupt
-        return super().infer(L_batch)
+        return super().submit(L_batch)
 
 
 def test_interrupt_leaves_no_partial_file_and_resumes(tiny_model_dir, tmp_path):
@@ -158,7 +158,7 @@ def test_interrupted_cli_exit_code(tiny_model_dir, tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     src = write_photo(tmp_path / "in" / "x.jpg")
-    monkeypatch.setattr(batch.Colorizer, "infer", boom)
+    monkeypatch.setattr(batch.Colorizer, "submit", boom)
     res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "o"), "--model", str(tiny_model_dir), "--quiet"])
     assert res.exit_code == 130 and "--resume" in res.output
 

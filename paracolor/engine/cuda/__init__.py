@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 
+from ...choices import CUDA_BINDINGS, check
 from .base import CudaApi, CudaError
-
-BINDINGS = ("auto", "cuda-python", "pycuda")
 
 
 def available_bindings() -> list[str]:
@@ -25,8 +24,7 @@ def available_bindings() -> list[str]:
 
 def get_cuda(binding: str = "auto", device: int = 0) -> CudaApi:
     """The CUDA layer over ``binding`` ("auto": cuda-python if installed, else pycuda)."""
-    if binding not in BINDINGS:
-        raise ValueError(f"unknown CUDA binding {binding!r}; choose from {BINDINGS}")
+    check("CUDA binding", binding, CUDA_BINDINGS)
     have = available_bindings()
     if binding == "auto":
         if not have:
@@ -41,4 +39,4 @@ def get_cuda(binding: str = "auto", device: int = 0) -> CudaApi:
     return PyCudaApi(device)
 
 
-__all__ = ["BINDINGS", "CudaApi", "CudaError", "available_bindings", "get_cuda"]
+__all__ = ["CudaApi", "CudaError", "available_bindings", "get_cuda"]

@@ -6,8 +6,10 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from ...errors import ParacolorError
 
-class CudaError(RuntimeError):
+
+class CudaError(ParacolorError, RuntimeError):
     """A failed CUDA call: names the call and the error code."""
 
     def __init__(self, call: str, code: int, message: str = ""):
@@ -43,6 +45,8 @@ class CudaApi(ABC):
     """What the GPU scheduler and runners need from CUDA, nothing more."""
 
     name = "abstract"
+    #: whether host_alloc(mapped=True) works (zero-copy memory mode)
+    can_map = True
 
     @abstractmethod
     def stream(self, high_priority: bool = False):

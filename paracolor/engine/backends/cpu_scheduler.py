@@ -1,40 +1,42 @@
-"""Composes the fg, bg and fusion runners into the ParaColorizer stages.
+"""fg, bg and fusion runners on the host as one :class:`~.base.Scheduler`.
 
-``sequential``: fg, then bg, then fusion. ``parallel``: fg and bg at once (two threads on the
-CPU: onnxruntime releases the GIL; the GPU scheduler does the same with two CUDA streams),
-then fusion once both are done. ``merged``: one graph holding both generators (built with
-``paracolor build --merge-fg-bg``), whose backend schedules the independent branches itself. The optional ``trace`` records stage start/end events, which
-tests use to check ordering and overlap.
+``sequential``: fg, then bg, then fusion. ``parallel``: fg and bg at once in two threads
+(onnxruntime and torch release the GIL), then fusion once both are done. ``merged``: one graph
+holding both generators (built with ``paracolor build --merge-fg-bg``), whose backend schedules
+the independent branches itself. The optional ``trace`` records stage start/end events, which
+tests use to check ordering and overlap. ``submit`` computes the batch before it returns: every
+core is busy with it, so there is nothing to overlap on the host.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .runners.base import Runner
+from ...choices import SCHEDULES, check
+from .base import Runner, Scheduler
 
-SCHEDULES = ("sequential", "parallel", "merged")
 
-
-class StageScheduler:
-    """Runs L (N,1,S,S) through fg || bg -> fusion; returns ab_fg, ab_bg and the fused ab."""
+class StageScheduler(Scheduler):
+    """Runs L (N,1,S,S) through fg || bg -> fusion on host runners."""
 
     def __init__(self, fg: Runner, bg: Runner | None, fusion: Runner, schedule: str = "parallel", trace: list | None = None):
         """For ``merged``, ``fg`` is the merged runner (outputs ab_fg and ab_bg) and ``bg`` is None."""
-        if schedule not in SCHEDULES:
-            raise ValueError(f"unknown schedule {schedule!r}; choose from {SCHEDULES}")
+        super().__init__()
+        check("schedule", schedule, SCHEDULES)
         if (schedule == "merged") != (bg is None):
             raise ValueError("the merged schedule takes one merged generator runner and no bg runner")
         self.fg, self.bg, self.fusion = fg, bg, fusion
-        self.schedule = schedule
+        self.backend, self.schedule = fusion.backend, schedule
         self.trace = trace
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paracolor-bg") if schedule == "parallel" else None
-        self.timings: dict[str, float] = {}
+        self._tickets = itertools.count()
+        self._done: dict[int, dict[str, np.ndarray]] = {}
 
     def _mark(self, event: str, role: str):
         if self.trace is not None:
@@ -47,8 +49,7 @@ class StageScheduler:
         self._mark("end", runner.role)
         return out
 
-    def run(self, L: np.ndarray) -> dict[str, np.ndarray]:
-        """All three stages for one batch; ``self.timings`` holds the last batch's stage times."""
+    def _compute(self, L: np.ndarray) -> dict[str, np.ndarray]:
         t0 = time.perf_counter()
         if self.schedule == "merged":
             self._mark("start", "fg+bg")
@@ -66,9 +67,20 @@ class StageScheduler:
         self._mark("start", "fusion")
         ab = self.fusion.run({"L": L, "ab_fg": ab_fg, "ab_bg": ab_bg})["ab"]
         self._mark("end", "fusion")
-        t2 = time.perf_counter()
-        self.timings = {"generators": t1 - t0, "fusion": t2 - t1}
+        self._timings = {"generators": t1 - t0, "fusion": time.perf_counter() - t1}
         return {"ab_fg": ab_fg, "ab_bg": ab_bg, "ab": ab}
+
+    def submit(self, L: np.ndarray) -> int:
+        ticket = next(self._tickets)
+        self._done[ticket] = self._compute(L)
+        return ticket
+
+    def collect(self, ticket: int) -> dict[str, np.ndarray]:
+        return self._done.pop(ticket)
+
+    def describe(self) -> dict:
+        stages = [r.describe() for r in (self.fg, self.bg, self.fusion) if r is not None]
+        return {**super().describe(), "device": stages[-1].get("device", "cpu"), "stages": stages}
 
     def close(self):
         if self._pool is not None:

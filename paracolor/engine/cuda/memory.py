@@ -1,4 +1,4 @@
-"""Host/device memory mode for GPU runners (no CUDA import at module level).
+"""Host/device memory mode of the GPU schedule (no CUDA import at module level).
 
 Integrated GPUs (Jetson) share DRAM with the CPU: mapped pinned host memory ("zero-copy") lets
 the GPU read inputs and write outputs in place, saving the copies. Discrete GPUs keep device
@@ -9,26 +9,33 @@ from __future__ import annotations
 
 import os
 
-MODES = ("auto", "device", "zero-copy")
+from ...choices import MEMORY_MODES, check
+from ...errors import ConfigError
+
+#: the documented default of ``--memory-mode``; an explicit option (even "auto") wins over it
 ENV = "PARACOLOR_MEMORY_MODE"
 
 
-def select_memory_mode(integrated: bool | None, requested: str | None = None) -> tuple[str, str]:
-    """(mode, why) from the device's ``integrated`` flag and an optional override.
+def select_memory_mode(integrated: bool | None, requested: str | None = None, can_map: bool = True) -> tuple[str, str]:
+    """(mode, why) from the device's ``integrated`` flag and the requested mode.
 
-    ``requested`` (or the PARACOLOR_MEMORY_MODE environment variable) forces "device" or
-    "zero-copy"; "auto" or nothing picks zero-copy exactly when the GPU is integrated.
+    ``requested`` None means "not given": $PARACOLOR_MEMORY_MODE, else "auto". "auto" picks
+    zero-copy exactly when the GPU is integrated and the CUDA layer can map host memory
+    (``can_map``); "device" or "zero-copy" force that mode.
     """
+    source = "option" if requested else f"${ENV}"
     req = requested or os.environ.get(ENV) or "auto"
-    if req not in MODES:
-        raise ValueError(f"unknown memory mode {req!r}; choose from {MODES}")
+    check("memory mode", req, MEMORY_MODES)
+    if req == "zero-copy" and not can_map:
+        raise ConfigError("this CUDA layer has no mapped (zero-copy) host memory; use memory mode 'device' or another --cuda-binding")
     if req != "auto":
-        source = "option" if requested else f"${ENV}"
         return req, f"forced by {source}"
     if integrated is None:
         return "device", "no CUDA device found"
-    if integrated:
+    if integrated and can_map:
         return "zero-copy", "integrated GPU shares memory with the CPU"
+    if integrated:
+        return "device", "integrated GPU, but this CUDA layer cannot map host memory"
     return "device", "discrete GPU: device buffers and async copies"
 
 

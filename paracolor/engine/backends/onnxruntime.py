@@ -1,13 +1,21 @@
-"""ONNX Runtime runner: CPU everywhere, CUDA when onnxruntime-gpu is installed."""
+"""The ONNX Runtime backend: CPU everywhere, CUDA when onnxruntime-gpu is installed.
+
+Each network is an ``InferenceSession``; the host scheduler runs fg || bg in two threads that
+share the cores, or the merged fg+bg graph from ``paracolor build --merge-fg-bg``.
+"""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
-from ..modelfolder import ModelError
+from ...errors import MissingDependency
+from ..config import EngineConfig
+from ..modelfolder import ROLES, ModelError, ModelFolder
 from .base import Runner, TensorSpec
+from .cpu_scheduler import StageScheduler
 
 _TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 
@@ -24,7 +32,7 @@ def pick_providers(device: str = "auto") -> list[str]:
     if device in ("auto", "cuda") and "CUDAExecutionProvider" in have:
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     if device == "cuda":
-        raise RuntimeError("the CUDA provider is not available: install onnxruntime-gpu")
+        raise MissingDependency("the CUDA provider is not available: install onnxruntime-gpu")
     return ["CPUExecutionProvider"]
 
 
@@ -64,4 +72,28 @@ class OrtRunner(Runner):
         return dict(zip(self._names, self.session.run(self._names, feeds)))
 
     def describe(self):
-        return {**super().describe(), "path": str(self.path), "providers": self.session.get_providers()}
+        providers = self.session.get_providers()
+        return {**super().describe(), "path": str(self.path), "providers": providers, "device": "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu"}
+
+
+def runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, OrtRunner]:
+    """One session per network of ``cfg``'s precision and schedule (fg_bg + fusion when merged)."""
+    providers = pick_providers(cfg.device)
+    cores = cfg.threads or os.cpu_count() or 1
+    if cfg.schedule == "merged":
+        merged = folder.root / cfg.precision / "fg_bg.onnx"
+        if not merged.is_file():
+            raise ModelError(f"{merged}: no merged fg+bg graph; run 'paracolor build --merge-fg-bg --precision {cfg.precision}'")
+        return {"fg_bg": OrtRunner(merged, "fg+bg", providers, cores), "fusion": OrtRunner(folder.onnx_path("fusion", cfg.precision), "fusion", providers, cores)}
+    # Two generators at once share the cores; run alone, each stage may use all of them.
+    gen_threads = max(1, cores // 2) if cfg.schedule == "parallel" else cores
+    threads = {"fg": gen_threads, "bg": gen_threads, "fusion": cores}
+    return {role: OrtRunner(folder.onnx_path(role, cfg.precision), role, providers, threads[role]) for role in ROLES}
+
+
+def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StageScheduler:
+    """The loader: the host scheduler over :func:`runners`."""
+    r = runners(folder, cfg)
+    if cfg.schedule == "merged":
+        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged")
+    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule)

@@ -1,4 +1,4 @@
-"""A host implementation of the CUDA layer: same interface, executed on the CPU.
+"""A host implementation of the CUDA layer for tests: same interface, executed on the CPU.
 
 Every operation runs immediately in submission order, which is one valid execution of the
 stream semantics (waits are satisfied trivially). It lets the GPU scheduler's bookkeeping
@@ -12,8 +12,9 @@ import itertools
 
 import numpy as np
 
-from ..gpu_scheduler import GpuStage
-from .base import CudaApi, DeviceBuffer, HostBuffer
+from paracolor.engine.backends.base import TensorSpec
+from paracolor.engine.backends.gpu_scheduler import GpuStage
+from paracolor.engine.cuda.base import CudaApi, DeviceBuffer, HostBuffer
 
 
 class HostStream:
@@ -99,8 +100,6 @@ class HostStage(GpuStage):
     """A CPU runner as a GPU stage of the host implementation (reads/writes host "device" memory)."""
 
     def __init__(self, runner, size: int):
-        from ..runners.base import TensorSpec
-
         self.runner, self.role = runner, runner.role
         self.size = size
         self._inputs = [TensorSpec(s.name, s.dtype, (s.shape[1], size, size)) for s in runner.inputs]

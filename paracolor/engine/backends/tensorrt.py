@@ -1,38 +1,29 @@
-"""TensorRT engines as GPU stages (tensorrt imported lazily; NOT run on any machine yet).
+"""The TensorRT backend: serialized engines as stages of the two-stream GPU scheduler.
 
-Name-based I/O only (``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``), as in
-TensorRT 10 and 11; FP16/FP32 I/O types come from the engine. Buffers belong to the
-scheduler, allocated once for the largest batch. With ``cuda_graphs`` each (batch size, buffer
-set) is captured into a CUDA graph after its first ordinary run and replayed afterwards.
-An engine loads only if its JSON sidecar matches this TensorRT version and GPU.
+tensorrt is imported when an engine loads. Name-based I/O only (``set_input_shape``,
+``set_tensor_address``, ``execute_async_v3``), as in TensorRT 10 and 11; FP16/FP32 I/O types
+come from the engine. Buffers belong to the scheduler, allocated once for the largest batch.
+With ``cuda_graphs`` each (batch size, buffer set) is captured into a CUDA graph after its first
+ordinary run and replayed afterwards. An engine loads only if its JSON sidecar matches this
+TensorRT version and GPU (:mod:`paracolor.engine.engine_cache`). Checked statically against
+the TensorRT 11.4 API listing (tests/builder/test_trt_api.py); it has not run on a GPU yet.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.util
 from pathlib import Path
 
 import numpy as np
 
-from ..gpu_scheduler import GpuStage
-from ..modelfolder import ModelError
+from ...errors import MissingDependency
+from ..config import EngineConfig
+from ..cuda import get_cuda
+from ..cuda.memory import select_memory_mode
+from ..engine_cache import bundle_precision, check_sidecar, find_engine_dir, gpu_identity
+from ..modelfolder import ModelError, ModelFolder
 from .base import TensorSpec
-
-
-def check_sidecar(plan: Path, trt_version: str, gpu: dict) -> dict:
-    """The sidecar of ``plan`` if it was built for this TensorRT and GPU, else ModelError."""
-    side = plan.with_suffix(".json")
-    if not side.is_file():
-        raise ModelError(f"{side}: missing sidecar; rebuild the engine with 'paracolor build'")
-    meta = json.loads(side.read_text())
-    if meta.get("tensorrt_version") != trt_version:
-        raise ModelError(f"{plan}: built with TensorRT {meta.get('tensorrt_version')}, this is {trt_version}; rebuild it with 'paracolor build'")
-    if meta.get("gpu") != gpu["name"] or meta.get("compute_capability") != gpu["compute_capability"]:
-        raise ModelError(
-            f"{plan}: built for {meta.get('gpu')} (sm {meta.get('compute_capability')}), this is {gpu['name']} "
-            f"(sm {gpu['compute_capability']}); engines are not portable: rebuild on this GPU"
-        )
-    return meta
+from .gpu_scheduler import GpuStage, StreamScheduler
 
 
 class TrtStage(GpuStage):
@@ -43,7 +34,7 @@ class TrtStage(GpuStage):
 
         self.trt, self.role, self.api = trt, role, api
         self.path = Path(plan_path)
-        self.meta = check_sidecar(self.path, trt.__version__, api.properties())
+        self.meta = check_sidecar(self.path, trt.__version__, gpu_identity(api.properties()))
         self.logger = trt.Logger(trt.Logger.WARNING)
         runtime = trt.Runtime(self.logger)
         engine = runtime.deserialize_cuda_engine(self.path.read_bytes())
@@ -86,27 +77,11 @@ class TrtStage(GpuStage):
         self.context = self.engine = self.runtime = None
 
 
-def find_engine_dir(root, precision: str, api) -> Path:
-    """The engine folder for this GPU and TensorRT under ``root`` (or ``root`` itself)."""
-    import tensorrt as trt
-
-    from ...builder.trt import engine_dir_name
-
-    root = Path(root)
-    if (root / "fg.plan").is_file() or (root / "fg_bg.plan").is_file():
-        return root
-    props = api.properties()
-    name = engine_dir_name({"name": props["name"], "compute_capability": props["compute_capability"]}, trt.__version__, precision)
-    path = root / "engines" / name
-    if not path.is_dir():
-        have = sorted(p.name for p in (root / "engines").glob("*")) if (root / "engines").is_dir() else []
-        raise ModelError(f"{path}: no engines for this GPU/TensorRT/precision (found: {have or 'none'}); run 'paracolor build --bundle {root}' here")
-    return path
-
-
 def load_trt_stages(root, precision: str, api, schedule: str = "parallel", cuda_graphs: bool = False) -> dict:
     """fg/bg/fusion (or fg_bg/fusion for the merged schedule) stages from an engine folder."""
-    edir = find_engine_dir(root, precision, api)
+    import tensorrt as trt
+
+    edir = find_engine_dir(root, gpu_identity(api.properties()), trt.__version__, precision)
     roles = ("fg_bg", "fusion") if schedule == "merged" else ("fg", "bg", "fusion")
     stages = {}
     for role in roles:
@@ -115,3 +90,20 @@ def load_trt_stages(root, precision: str, api, schedule: str = "parallel", cuda_
             raise ModelError(f"{plan}: missing engine")
         stages[role] = TrtStage(plan, "fg+bg" if role == "fg_bg" else role, api, cuda_graphs)
     return stages
+
+
+def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StreamScheduler:
+    """The loader: ``cfg.engines``' plans on the CUDA layer ``cfg.cuda_binding``.
+
+    A deploy bundle's engines have the bundle's precision, whatever ``cfg.precision`` says.
+    """
+    if importlib.util.find_spec("tensorrt") is None:
+        raise MissingDependency("the tensorrt backend needs TensorRT's Python bindings (JetPack, or NVIDIA's tensorrt wheels); use --backend onnxruntime here")
+    api = get_cuda(cfg.cuda_binding)
+    precision = bundle_precision(cfg.engines) or cfg.precision
+    stages = load_trt_stages(cfg.engines, precision, api, cfg.schedule, cfg.cuda_graphs)
+    mode, _ = select_memory_mode(api.properties()["integrated"], cfg.memory_mode, api.can_map)
+    max_batch = min(s.max_batch for s in stages.values())
+    if cfg.schedule == "merged":
+        return StreamScheduler(api, stages["fg_bg"], None, stages["fusion"], max_batch, "merged", memory_mode=mode, backend="tensorrt")
+    return StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch, cfg.schedule, memory_mode=mode, backend="tensorrt")

@@ -10,7 +10,9 @@ slot is reused only after its previous batch's completion event.
 With ``memory_mode="zero-copy"`` (integrated GPUs) L and the outputs live in mapped pinned
 host memory that the kernels read and write directly: no copies are enqueued.
 Stream A, which carries the critical path, gets the device's highest stream priority.
-Stages implement :class:`GpuStage`; the CUDA layer is any :class:`~.cuda.base.CudaApi`.
+Stages implement :class:`GpuStage`; the CUDA layer is any :class:`~..cuda.base.CudaApi`.
+``in_flight`` is one: a caller submits batch k+1 before it collects batch k, so the host's
+decode and finishing overlap the GPU's work.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .cuda.base import CudaApi, DeviceBuffer
-from .runners.base import TensorIO, TensorSpec
+from ...choices import SCHEDULES, check
+from ..cuda.base import CudaApi, DeviceBuffer
+from .base import Scheduler, TensorIO, TensorSpec
 
 
 class GpuStage(TensorIO, ABC):
@@ -55,26 +58,27 @@ class _Slot:
     dev: dict
     batch: int = 0
     busy: bool = False
-    #: each stage's tensor name -> this slot's buffer, built once (submit runs per batch)
+    #: id(stage) -> its tensor names -> this slot's buffers (a generator's "ab" is ab_fg/ab_bg),
+    #: built once: submit runs per batch
     stage_buffers: dict = field(default_factory=dict)
 
 
-class StreamScheduler:
-    """fg || bg -> fusion on CUDA streams; drop-in for :class:`~.scheduler.StageScheduler`."""
+class StreamScheduler(Scheduler):
+    """fg || bg -> fusion on CUDA streams (the GPU schedule of every GPU backend)."""
 
-    def __init__(self, api: CudaApi, fg: GpuStage, bg: GpuStage | None, fusion: GpuStage, max_batch: int, schedule: str = "parallel", slots: int = 2, memory_mode: str = "device", priorities: bool = True):
-        if schedule not in ("parallel", "sequential", "merged"):
-            raise ValueError(f"unknown schedule {schedule!r}")
+    def __init__(self, api: CudaApi, fg: GpuStage, bg: GpuStage | None, fusion: GpuStage, max_batch: int, schedule: str = "parallel", slots: int = 2, memory_mode: str = "device", priorities: bool = True, backend: str = "gpu"):
+        super().__init__()
+        check("schedule", schedule, SCHEDULES)
         if (schedule == "merged") != (bg is None):
             raise ValueError("the merged schedule takes one merged generator stage and no bg stage")
         if memory_mode not in ("device", "zero-copy"):
             raise ValueError(f"unknown memory mode {memory_mode!r}")
-        self.api, self.fg, self.bg, self.fusion = api, fg, bg, fusion
+        self.api, self.fg, self.bg, self.fusion, self.backend = api, fg, bg, fusion, backend
         self.max_batch, self.schedule, self.memory_mode, self.priorities = max_batch, schedule, memory_mode, priorities
         self.specs = self._tensor_specs()
         self.slots = [self._make_slot() for _ in range(slots)]
+        self.in_flight = slots - 1
         self.next_slot = 0
-        self.timings: dict[str, float] = {}
 
     def _tensor_specs(self) -> dict[str, TensorSpec]:
         specs: dict[str, TensorSpec] = {}
@@ -124,10 +128,6 @@ class StreamScheduler:
                 }
         return slot
 
-    def _stage_buffers(self, slot: _Slot, stage: GpuStage) -> dict[str, DeviceBuffer]:
-        """``stage``'s tensors by name, in ``slot``'s buffers (a generator's "ab" is ab_fg/ab_bg)."""
-        return slot.stage_buffers[id(stage)]
-
     def submit(self, L: np.ndarray) -> int:
         """Enqueue one batch without waiting; returns a ticket for :meth:`collect`."""
         n = L.shape[0]
@@ -145,18 +145,18 @@ class StreamScheduler:
         api.record(slot.copied, slot.A)
         api.record(slot.t0, slot.A)
         if self.schedule == "merged":
-            self.fg.enqueue(api, n, slot.A, self._stage_buffers(slot, self.fg))
+            self.fg.enqueue(api, n, slot.A, slot.stage_buffers[id(self.fg)])
         elif self.schedule == "sequential":
-            self.fg.enqueue(api, n, slot.A, self._stage_buffers(slot, self.fg))
-            self.bg.enqueue(api, n, slot.A, self._stage_buffers(slot, self.bg))
+            self.fg.enqueue(api, n, slot.A, slot.stage_buffers[id(self.fg)])
+            self.bg.enqueue(api, n, slot.A, slot.stage_buffers[id(self.bg)])
         else:
             api.wait(slot.B, slot.copied)
-            self.fg.enqueue(api, n, slot.A, self._stage_buffers(slot, self.fg))
-            self.bg.enqueue(api, n, slot.B, self._stage_buffers(slot, self.bg))
+            self.fg.enqueue(api, n, slot.A, slot.stage_buffers[id(self.fg)])
+            self.bg.enqueue(api, n, slot.B, slot.stage_buffers[id(self.bg)])
             api.record(slot.bg_done, slot.B)
             api.wait(slot.A, slot.bg_done)
         api.record(slot.t1, slot.A)
-        self.fusion.enqueue(api, n, slot.A, self._stage_buffers(slot, self.fusion))
+        self.fusion.enqueue(api, n, slot.A, slot.stage_buffers[id(self.fusion)])
         api.record(slot.t2, slot.A)
         if self.memory_mode == "device":
             for name in ("ab", "ab_fg", "ab_bg"):
@@ -176,24 +176,13 @@ class StreamScheduler:
         self._wait(slot)
         n = slot.batch
         out = {k: np.array(v.array[:n], dtype=np.float32) for k, v in slot.host_out.items()}
-        self.timings = {"generators": self.api.elapsed_ms(slot.t0, slot.t1) / 1000.0, "fusion": self.api.elapsed_ms(slot.t1, slot.t2) / 1000.0}
+        self._timings = {"generators": self.api.elapsed_ms(slot.t0, slot.t1) / 1000.0, "fusion": self.api.elapsed_ms(slot.t1, slot.t2) / 1000.0}
         slot.busy = False
         return out
 
-    def run(self, L: np.ndarray) -> dict[str, np.ndarray]:
-        """One batch, synchronously (the engine's scheduler interface)."""
-        return self.collect(self.submit(L))
-
-    def run_many(self, batches):
-        """Pipelined: batch k+1 is enqueued before batch k is collected; yields results in order."""
-        waiting = None
-        for L in batches:
-            ticket = self.submit(L)
-            if waiting is not None:
-                yield self.collect(waiting)
-            waiting = ticket
-        if waiting is not None:
-            yield self.collect(waiting)
+    def describe(self) -> dict:
+        props = self.api.properties()
+        return {**super().describe(), "device": f"{props['name']} (sm {props['compute_capability']})", "cuda": self.api.name, "memory_mode": self.memory_mode}
 
     def close(self):
         for slot in self.slots:

@@ -14,7 +14,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..engine.modelfolder import ROLES, ModelFolder
+from ...choices import ROLES
+from ...engine.backends.onnxruntime import OrtRunner
+from ...engine.modelfolder import ModelFolder
+from ..report import compare, reference_runners
+from ..transform import transform
 from .qdq import (
     CalibConfig,
     cache_key,
@@ -62,12 +66,10 @@ def auto_sensitive(model, feeds, method, exclude, cache: Path, k: int, target: s
 
 def calibrate(cfg: CalibConfig) -> dict:
     """Write ``<out>/int8/{fg,bg,fusion}.onnx`` and ``calibration.json``; returns the report."""
-    from ..builder.build import _prepare_out, transform
-
     src = ModelFolder.load(cfg.model_dir)
     size = cfg.size or src.input_size
-    out = Path(cfg.out_dir)
-    _prepare_out(src, out)
+    built = src.copy_to(cfg.out_dir)
+    out = built.root
     (out / "int8").mkdir(exist_ok=True)
     cache_dir = out / "calib_cache"
     cache_dir.mkdir(exist_ok=True)
@@ -108,18 +110,13 @@ def calibrate(cfg: CalibConfig) -> dict:
         log.info("%s: %s, %d Q/DQ pairs, %d nodes kept float", role, report["roles"][role]["cache"], report["roles"][role]["qdq_pairs"], len(exclude))
     if cfg.eval_images:
         report["accuracy"] = accuracy(out, cfg.eval_images, size, cfg.eval_limit)
-    card = json.loads((out / "model.json").read_text())
-    card.setdefault("builds", {})["int8"] = {"size": size, "attention": cfg.attention, "io": "fp32", "method": cfg.method, "target": cfg.target, "accuracy": report.get("accuracy")}
-    (out / "model.json").write_text(json.dumps(card, indent=1))
+    built.record_build("int8", {"size": size, "attention": cfg.attention, "io": "fp32", "method": cfg.method, "target": cfg.target, "accuracy": report.get("accuracy")})
     (out / "int8" / "calibration.json").write_text(json.dumps(report, indent=1, default=str))
     return report
 
 
 def accuracy(folder: Path, images: str, size: int, limit: int) -> dict:
     """INT8 against the FP32 PyTorch model (or FP32 ONNX without torch) on held-out photos."""
-    from ..builder.report import compare, reference_runners
-    from ..engine.runners.onnxruntime import OrtRunner
-
     candidate = {r: OrtRunner(folder / "int8" / f"{r}.onnx", r) for r in ROLES}
     reference, name = reference_runners(folder)
     return {"reference": name, "images_dir": str(images), **compare(folder, candidate, reference, [images], size, limit)}

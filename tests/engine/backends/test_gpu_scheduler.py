@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 
 
-from paracolor.engine.cuda.host import HostApi, HostStage
-from paracolor.engine.gpu_scheduler import StreamScheduler
+from paracolor.engine.backends.gpu_scheduler import StreamScheduler
+from paracolor.engine.backends.onnxruntime import runners
+from paracolor.engine.modelfolder import ModelFolder
 from paracolor.engine.pipeline import Colorizer, EngineConfig
+from tests.engine.backends.cuda_host import HostApi, HostStage
 
 
 @pytest.fixture(scope="module")
@@ -19,7 +21,8 @@ def cpu(tiny_model_dir):
 
 def _sched(cpu, trace=None, **kw):
     api = HostApi(trace)
-    stages = {r: HostStage(cpu.runners[r], 64) for r in ("fg", "bg", "fusion")}
+    cfg = EngineConfig(model_dir=str(cpu.folder.root), schedule="sequential")
+    stages = {r: HostStage(runner, 64) for r, runner in runners(ModelFolder.load(cfg.model_dir), cfg).items()}
     return api, stages, StreamScheduler(api, stages["fg"], stages["bg"], stages["fusion"], max_batch=4, **kw)
 
 
@@ -97,7 +100,7 @@ def test_torch_cuda_pipeline_matches_cpu(tiny_model_dir, true_fp32):
     if not torch.cuda.is_available():
         pytest.skip("no CUDA device")
     from paracolor.engine.modelfolder import ModelFolder
-    from paracolor.models.cuda_runner import torch_cuda_scheduler
+    from paracolor.engine.backends.torch import torch_cuda_scheduler
 
     folder = ModelFolder.load(tiny_model_dir)
     ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="torch", device="cpu")).infer(_L(3))

@@ -17,15 +17,16 @@ from pathlib import Path
 import numpy as np
 import onnx
 
-from ..builder.passes.concat_conv import FINE_DECODER
-from ..engine.io import ImageError, find_images, read_image
+from ...choices import ATTENTION, CALIB_METHODS, CALIB_TARGETS, check
+from ...engine.io import ImageError, find_images, read_image
+from ...engine.pipeline import network_L
+from ...errors import ConfigError, ParacolorError
+from ..passes.concat_conv import FINE_DECODER
 
 log = logging.getLogger("paracolor.calib")
-METHODS = ("entropy", "percentile", "minmax")
-TARGETS = ("tensorrt", "cpu")
 
 
-class CalibrationError(ValueError):
+class CalibrationError(ParacolorError, ValueError):
     """Bad calibration input (empty folder, no decodable images, ...)."""
 
 
@@ -51,12 +52,11 @@ class CalibConfig:
     target: str = "tensorrt"
 
     def __post_init__(self):
-        if self.target not in TARGETS:
-            raise ValueError(f"unknown target {self.target!r}; choose from {TARGETS}")
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose from {METHODS}")
+        check("target", self.target, CALIB_TARGETS)
+        check("method", self.method, CALIB_METHODS)
+        check("attention", self.attention, ATTENTION)
         if self.num < 1:
-            raise ValueError("--num must be at least 1")
+            raise ConfigError("--num must be at least 1")
 
 
 def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, str, list[str]]:
@@ -65,8 +65,6 @@ def load_calibration_L(images: str, num: int, size: int) -> tuple[np.ndarray, st
     Raises :class:`CalibrationError` naming the folder when nothing usable is there; files
     that fail to decode are skipped and reported.
     """
-    from ..engine.pipeline import network_L
-
     try:
         paths = [p for p, _ in find_images([images])]
     except ImageError as exc:

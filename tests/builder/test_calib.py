@@ -7,8 +7,8 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("onnx_graphsurgeon")
 
-from paracolor.calib.calibrate import calibrate  # noqa: E402
-from paracolor.calib.qdq import CalibConfig, CalibrationError, float_nodes, sensitive_nodes  # noqa: E402
+from paracolor.builder.calib.calibrate import calibrate  # noqa: E402
+from paracolor.builder.calib.qdq import CalibConfig, CalibrationError, float_nodes, sensitive_nodes  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_bad_image_folders(tiny_model_dir, tmp_path):
 
 
 def test_sensitive_nodes_for_fusion(tiny_model_dir):
-    from paracolor.builder.build import transform
+    from paracolor.builder.transform import transform
 
     model, _ = transform(onnx.load(str(tiny_model_dir / "fp32" / "fusion.onnx")), "fusion", 64, "fp32", "fused", "fp32")
     names = sensitive_nodes(model, "fusion")
@@ -103,7 +103,7 @@ def test_sensitive_nodes_for_fusion(tiny_model_dir):
 
 
 def test_fine_decoder_stages_float_for_tensorrt_int8_for_cpu(tiny_model_dir):
-    from paracolor.builder.build import transform
+    from paracolor.builder.transform import transform
 
     model, _ = transform(onnx.load(str(tiny_model_dir / "fp32" / "bg.onnx")), "bg", 64, "fp32", "fused", "fp32", split_concats=False)
     trt, cpu = set(sensitive_nodes(model, "bg", "tensorrt")), set(sensitive_nodes(model, "bg", "cpu"))
@@ -146,7 +146,7 @@ def _qdq_model(scales, concats=((("a", "b"), "c"),)):
 
 
 def test_concat_ranges_shared_only_when_close():
-    from paracolor.calib.qdq import concat_range_overrides
+    from paracolor.builder.calib.qdq import concat_range_overrides
 
     f, q = _qdq_model([0.01, 0.015, 0.02])  # widest range 2x the narrowest: shared
     ov = concat_range_overrides(f, q)
@@ -159,7 +159,7 @@ def test_concat_ranges_shared_only_when_close():
 
 
 def test_concats_sharing_a_tensor_share_one_range():
-    from paracolor.calib.qdq import concat_range_overrides
+    from paracolor.builder.calib.qdq import concat_range_overrides
 
     # Concat(a, b) -> c and Concat(a, d) -> e: a links them, so all five take the widest range (e's)
     f, q = _qdq_model([0.012, 0.015, 0.02, 0.02, 0.025], concats=((("a", "b"), "c"), (("a", "d"), "e")))

@@ -1,0 +1,42 @@
+"""Every choice list of the package, defined once: the configs validate against these tuples and
+the CLI's ``click.Choice`` lists them (no other copy exists).
+
+Each is a ``Literal`` type for annotations and the tuple of its values, in the order the CLI
+shows them; the first value is the default where the option has one.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from .errors import ConfigError
+
+Backend = Literal["auto", "onnxruntime", "torch", "tensorrt"]
+Precision = Literal["fp32", "fp16", "int8"]
+Schedule = Literal["parallel", "sequential", "merged"]
+MemoryMode = Literal["auto", "device", "zero-copy"]
+CudaBinding = Literal["auto", "cuda-python", "pycuda"]
+Role = Literal["fg", "bg", "fusion"]
+Attention = Literal["fused", "matmul"]
+GraphIO = Literal["fp32", "fp16"]
+CalibMethod = Literal["entropy", "percentile", "minmax"]
+CalibTarget = Literal["tensorrt", "cpu"]
+ImageFormat = Literal["png", "jpg", "tiff", "webp"]
+
+BACKENDS: tuple[str, ...] = get_args(Backend)
+PRECISIONS: tuple[str, ...] = get_args(Precision)
+SCHEDULES: tuple[str, ...] = get_args(Schedule)
+MEMORY_MODES: tuple[str, ...] = get_args(MemoryMode)
+CUDA_BINDINGS: tuple[str, ...] = get_args(CudaBinding)
+ROLES: tuple[str, ...] = get_args(Role)
+ATTENTION: tuple[str, ...] = get_args(Attention)
+GRAPH_IO: tuple[str, ...] = get_args(GraphIO)
+CALIB_METHODS: tuple[str, ...] = get_args(CalibMethod)
+CALIB_TARGETS: tuple[str, ...] = get_args(CalibTarget)
+IMAGE_FORMATS: tuple[str, ...] = get_args(ImageFormat)
+
+
+def check(what: str, value, allowed: tuple[str, ...]) -> None:
+    """Refuse ``value`` unless it is one of ``allowed``, naming the option and the choices."""
+    if value not in allowed:
+        raise ConfigError(f"unknown {what} {value!r}; choose from {allowed}")

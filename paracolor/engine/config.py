@@ -1,0 +1,38 @@
+"""How to run the model: the options a backend's loader reads (no backend is imported here)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..choices import BACKENDS, CUDA_BINDINGS, MEMORY_MODES, PRECISIONS, SCHEDULES, check
+from ..errors import ConfigError
+
+
+@dataclass
+class EngineConfig:
+    """Which model folder, backend, precision, network size and schedule."""
+
+    model_dir: str | None = None  # None: the bundled default model
+    backend: str = "auto"  # which backend "auto" means: paracolor.engine.backends.choose
+    precision: str = "fp32"
+    size: int | None = None  # network input size; None: the model's own (256)
+    schedule: str = "parallel"
+    threads: int | None = None  # CPU threads in total; None: all cores
+    device: str = "auto"  # torch: auto, cpu, cuda, cuda:N; onnxruntime: auto, cpu, cuda
+    engines: str | None = None  # TensorRT: an engine folder, or a bundle/model folder holding engines/
+    cuda_binding: str = "auto"  # GPU schedules: cuda-python or pycuda (torch: "auto" is torch.cuda)
+    memory_mode: str | None = None  # device | zero-copy | auto; None: $PARACOLOR_MEMORY_MODE, else auto
+    cuda_graphs: bool = False
+    max_batch: int = 8  # GPU buffers (torch on CUDA); TensorRT takes its engines' profile
+
+    def __post_init__(self):
+        check("backend", self.backend, BACKENDS)
+        check("precision", self.precision, PRECISIONS)
+        check("schedule", self.schedule, SCHEDULES)
+        check("CUDA binding", self.cuda_binding, CUDA_BINDINGS)
+        if self.memory_mode is not None:
+            check("memory mode", self.memory_mode, MEMORY_MODES)
+        if self.size is not None and (self.size < 32 or self.size % 32):
+            raise ConfigError(f"size must be a positive multiple of 32, got {self.size}")
+        if self.backend == "tensorrt" and not self.engines:
+            raise ConfigError("the tensorrt backend needs --engines DIR (built with 'paracolor build')")

@@ -1,1 +1,0 @@
-"""Backends behind one runner interface (see :mod:`paracolor.engine.runners.base`)."""
