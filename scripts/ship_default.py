@@ -92,13 +92,13 @@ def _pc(*args: str) -> None:
     subprocess.run(cmd, check=True)
 
 
-def ship_fast_graphs(out: Path, data: Path, results: Path, stem: str) -> None:
+def ship_fast_graphs(out: Path, data: Path, results: Path, stem: str, report: int = 300, calib: int = 64) -> None:
     """FP16 and INT8 graphs in the model folder, with their accuracy reports recorded."""
     coco = str(data / "val" / "coco")
-    _pc("build", "--model", str(out), "-o", str(out), "--precision", "fp16", "--no-engines", "--report-images", coco, "--report-limit", "300")
+    _pc("build", "--model", str(out), "-o", str(out), "--precision", "fp16", "--no-engines", "--report-images", coco, "--report-limit", str(report))
     shutil.copyfile(out / "fp16" / "build_report.json", results / f"{stem}-build-fp16-report.json")
-    _pc("calibrate", "--images", str(data / "train" / "extra"), "--num", "64", "--target", "cpu", "--model", str(out), "-o", str(out),
-        "--eval-images", coco, "--eval-limit", "300")
+    _pc("calibrate", "--images", str(data / "train" / "extra"), "--num", str(calib), "--target", "cpu", "--model", str(out), "-o", str(out),
+        "--eval-images", coco, "--eval-limit", str(report))
     shutil.copyfile(out / "int8" / "calibration.json", results / f"{stem}-int8-cpu-target-calibration.json")
     shutil.rmtree(out / "calib_cache", ignore_errors=True)  # a build-time cache, not part of the model
 
@@ -123,6 +123,8 @@ def main():
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="where the accuracy and Table V records go")
     ap.add_argument("--stem", default=None, help="file-name stem of the records (default: date-cpu-2core-<vendor>)")
     ap.add_argument("--skip-graphs", action="store_true", help="do not build the FP16 / INT8 graphs")
+    ap.add_argument("--report-limit", type=int, default=300, help="val/coco photos for the FP16 / INT8 accuracy reports")
+    ap.add_argument("--calib-num", type=int, default=64, help="train photos to calibrate INT8 on")
     ap.add_argument("--limit", type=int, default=None, help="photos per validation set (default: all)")
     args = ap.parse_args()
     results = Path(args.results)
@@ -130,8 +132,9 @@ def main():
     stem = args.stem or f"{time.strftime('%Y-%m-%d')}-cpu-2core-{'amd' if 'AMD' in _cpu_name() else 'xeon'}"
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     paper = (run / "fg-gan").is_dir()
-    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {"fg": "fg", "bg": "bg"}
-    stages = {"fg": run / gen_dirs["fg"] / "best.safetensors", "bg": run / gen_dirs["bg"] / "best.safetensors", "fusion": run / "fusion" / "best.safetensors"}
+    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {"fg": "fg2", "bg": "bg2"}
+    gen_file = "best.safetensors" if paper else "shipped.safetensors"  # v2: after the prior correction
+    stages = {"fg": run / gen_dirs["fg"] / gen_file, "bg": run / gen_dirs["bg"] / gen_file, "fusion": run / "fusion" / "best.safetensors"}
     staging = out.parent / ".default-fp16"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -143,7 +146,7 @@ def main():
     shutil.rmtree(staging, ignore_errors=True)
 
     if not args.skip_graphs:
-        ship_fast_graphs(out, data, results, stem)
+        ship_fast_graphs(out, data, results, stem, args.report_limit, args.calib_num)
 
     validation, table5 = {}, {}
     tmp = out.parent / ".validation"
@@ -158,8 +161,8 @@ def main():
     write_table5(results / f"{stem}-table5", table5, args.limit)
     shutil.rmtree(tmp, ignore_errors=True)
 
-    logs = {role: [json.loads(line) for line in (run / d / "log.jsonl").read_text().splitlines()] for role, d in {**gen_dirs, "fusion": "fusion"}.items()}
-    stage_dirs = ("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper else ("fg", "bg", "fusion")
+    stage_dirs = ("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper else ("fg", "fg2", "bg", "bg2", "fusion")
+    logs = {d: [json.loads(line) for line in (run / d / "log.jsonl").read_text().splitlines()] for d in stage_dirs}
     trained = {
         "recipe": "scripts/train_default.sh (then scripts/ship_default.py)" + (" with RECIPE=paper" if paper else ""),
         "machine": f"{_cpu_name()}, 2 CPU cores (no GPU)",
@@ -167,6 +170,7 @@ def main():
         "data": DATA_PAPER if paper else DATA_V2,
         "stages": {r: json.loads((run / f"{r}" / "config.json").read_text()) for r in stage_dirs},
         "best_epochs": {k: v[-1]["best"] for k, v in logs.items()},
+        "prior_correction_beta": {r: read_metadata(stages[r]).get("prior_correction_beta") for r in ("fg", "bg")},
         "curves": {k: [{m: e[m] for m in ("epoch", "step", "psnr", "grey_psnr", "colourfulness", "colourfulness_ref", "colourfulness_gap") if m in e} for e in v] for k, v in logs.items()},
     }
     if args.recipe_log and Path(args.recipe_log).is_file():

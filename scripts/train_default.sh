@@ -31,7 +31,7 @@ if [ "$RECIPE" = paper ]; then
   exit 0
 fi
 
-FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-900}
+FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-600}; BETA=${BETA:-0.25}
 FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-1}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-2}
 # STAGES and ROLES pick parts of the recipe (e.g. STAGES=2 ROLES=bg); by default all of it
 STAGES=${STAGES:-"1 2 fusion"}; ROLES=${ROLES:-"fg bg"}
@@ -55,6 +55,9 @@ chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
   if has "$STAGES" 2; then
     pc train pretrain --role "$role" "${data[@]}" -o "$RUN/${role}2" --init "$RUN/$role/last.safetensors" --size "$FT_SIZE" --lr 1e-4 \
        --epochs "$ft_epochs" --select last --threads 1 "${COMMON[@]}" > "$RUN/${role}2.log" 2>&1
+    # prior correction: undo a share BETA of the rebalancing tilt (vivid vs PSNR; see the model card)
+    pc train prior-correct "$RUN/${role}2/best.safetensors" --prior "$RUN/${role}2/colour_prior.json" --beta "$BETA" \
+       -o "$RUN/${role}2/shipped.safetensors"
   fi
 }
 
@@ -64,7 +67,7 @@ for role in $ROLES; do chain "$role" & pids+=($!); done
 for pid in "${pids[@]}"; do wait "$pid"; done
 # fusion, supervised on the fine-tuned generators' outputs
 if has "$STAGES" fusion; then
-  pc train fusion --mode supervised --fg "$RUN/fg2/best.safetensors" --bg "$RUN/bg2/best.safetensors" \
+  pc train fusion --mode supervised --fg "$RUN/fg2/shipped.safetensors" --bg "$RUN/bg2/shipped.safetensors" \
      --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
-     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 2 --lr 5e-4 "${COMMON[@]}" > "$RUN/fusion.log" 2>&1
+     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 1 --lr 5e-4 "${COMMON[@]}" > "$RUN/fusion.log" 2>&1
 fi

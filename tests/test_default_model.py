@@ -40,3 +40,20 @@ def _L8(bgr):
     import cv2
 
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2Lab)[..., 0]
+
+
+def test_fast_graphs_ship_and_agree_with_fp32():
+    """fp16 and int8 work right after `pip install .` (no build step, no torch), close to fp32."""
+    import pytest
+
+    from paracolor.engine.pipeline import EngineConfig
+
+    img = read_image(sorted(examples_dir().glob("*.jpg"))[0])
+    with Colorizer() as col:
+        ref = col.colorize([img])[0].rgb
+    for precision, min_psnr in (("fp16", 40.0), ("int8", 25.0)):
+        if not (default_model_dir() / precision).is_dir():
+            pytest.fail(f"the bundled default has no {precision} graphs")
+        with Colorizer(EngineConfig(precision=precision)) as col:
+            out = col.colorize([img])[0].rgb
+        assert metrics.psnr(out, ref) > min_psnr, precision
