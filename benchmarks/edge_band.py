@@ -102,7 +102,7 @@ def main():
     if args.out:
         meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(), "photos": args.photos,
                 "command": "python benchmarks/edge_band.py " + args.photos + "".join(f" --model {m}" for m in args.model or []) + f" --limit {args.limit}"}
-        Path(args.out).write_text(json.dumps({**meta, "rows": rows}, indent=1))
+        Path(args.out).write_text(json.dumps({**meta, "rows": rows}, indent=1, default=float))
 
 
 if __name__ == "__main__":
