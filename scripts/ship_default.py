@@ -213,7 +213,7 @@ def write_card(out: Path, card: dict) -> None:
             "  to logits over the ab bins the training photos use (10 Lab units a bin, about 310 of them); the output is the",
             "  annealed mean (softmax at temperature 0.38, weighted sum of bin centres), upsampled to full size. Loss: cross-entropy",
             "  against soft-encoded true ab (Gaussian, sigma 5 Lab units, over the 3x3 nearest bins), each pixel weighted by class",
-            "  rebalancing (lambda 0.5; a rare saturated colour weighs up to 10x more than grey). Decoder widths 128, 96, 96.",
+            "  rebalancing (lambda 0.5: a rare saturated colour weighs about 30x more than the commonest greys). Decoder widths 128, 96, 96.",
             "- Aligned upsampling in the decoder (full-resolution pixel j reads low-resolution sample j/2, where the encoder's",
             "  strided convs centre it); torch's align_corners=False displaced deep features up to 15.5 px to the right.",
             "- Two phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
