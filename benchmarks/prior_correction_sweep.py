@@ -17,30 +17,16 @@ import platform
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
 
 from paracolor.engine.io import find_images
 from paracolor.eval.fid import InceptionFeatures, frechet_distance, statistics
 from paracolor.models.checkpoint import load_model
-from paracolor.train.colour_prior import ColourPrior
+from paracolor.train.colour_prior import ColourPrior, correct_head
 
 try:
     from temperature_sweep import SETS, sweep
 except ImportError:  # run as a module from the repository root
     from benchmarks.temperature_sweep import SETS, sweep
-
-
-def bin_log_weights(prior: ColourPrior) -> torch.Tensor:
-    """log w per bin (in bin order) of the run's colour prior."""
-    cell_bin, w = np.asarray(prior.cell_bin), np.asarray(prior.weight)
-    out = np.zeros(int((cell_bin >= 0).sum()))
-    out[cell_bin[cell_bin >= 0]] = w[cell_bin >= 0]
-    return torch.tensor(np.log(out), dtype=torch.float32)
-
-
-def correct(gen, log_w: torch.Tensor, beta: float, base_bias: torch.Tensor) -> None:
-    gen.head.bias.data = base_bias - beta * log_w
 
 
 def main():
@@ -56,9 +42,7 @@ def main():
     args = ap.parse_args()
     betas = args.beta or [0.0, 0.25, 0.5]
     gen = load_model(args.generator, expect_kind="generator").float().eval()
-    if len(gen.config.ab_bins) != len(bin_log_weights(ColourPrior.load(args.prior))):
-        raise SystemExit(f"{args.prior}: its bins are not {args.generator}'s")
-    log_w, base = bin_log_weights(ColourPrior.load(args.prior)), gen.head.bias.data.clone()
+    prior, base = ColourPrior.load(args.prior), gen.head.bias.data.clone()
     t = args.temperature or gen.config.temperature
     inception = InceptionFeatures()
     result = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(), "generator": args.generator,
@@ -67,7 +51,11 @@ def main():
         photos = [p for p, _ in find_images([str(Path(args.data) / "val" / name)])][: args.limit]
         rows = {}
         for beta in betas:
-            correct(gen, log_w, beta, base)
+            gen.head.bias.data = base.clone()
+            try:
+                correct_head(gen, prior, beta)
+            except ValueError as exc:
+                raise SystemExit(f"{args.prior}: {exc}") from None
             res = sweep(gen, photos, [t], keep=True)
             if "ref_stats" not in rows:
                 rows["ref_stats"] = statistics(inception(res["refs"]))

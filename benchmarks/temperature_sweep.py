@@ -45,8 +45,7 @@ def sweep(gen, photos, temps, size=256, batch=8, keep: bool = False) -> dict:
         with torch.no_grad():
             logits = gen.logits(L)
             for t in temps:
-                p = torch.softmax(logits / t, dim=1)
-                ab = upsample(torch.nn.functional.conv2d(p, gen.ab_centres), L.shape[-2:], cfg.upsample).numpy()
+                ab = upsample(gen.decode_logits(logits, t), L.shape[-2:], cfg.upsample).numpy()
                 preds[t] += [colorspace.net_to_rgb(Ls[k], ab[k]) for k in range(len(Ls))]
     out = {str(t): metrics.summarize(preds[t], refs) for t in temps}
     out["grey"] = metrics.summarize(greys, refs)

@@ -177,6 +177,8 @@ def main():
         log = Path(args.recipe_log).read_text().splitlines()
         wall = [line for line in log if "Elapsed (wall clock)" in line]
         trained["wall_time"] = wall[-1].split("):")[-1].strip() if wall else "see the log"
+    # build and calibrate recorded their graphs in model.json since the export: keep those records
+    card = json.loads((out / "model.json").read_text())
     card.update({"trained": trained, "validation": validation})
     (out / "model.json").write_text(json.dumps(card, indent=1))
     write_card(out, card)

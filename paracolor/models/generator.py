@@ -133,9 +133,11 @@ class ResUNet(nn.Module):
         """``classes`` head: raw logits (N,Q,H/s,W/s) over the ab bins (for training)."""
         return self.head(self.features(L))
 
-    def decode_logits(self, logits):
-        """Annealed mean at ``head_stride``: softmax(logits / T) weighted sum of the bin centres."""
-        p = torch.softmax(logits * (1.0 / self.config.temperature), dim=1)
+    def decode_logits(self, logits, temperature: float | None = None):
+        """Annealed mean at ``head_stride``: softmax(logits / T) weighted sum of the bin centres
+        (T: the config's unless given, e.g. by a temperature sweep)."""
+        t = self.config.temperature if temperature is None else temperature
+        p = torch.softmax(logits * (1.0 / t), dim=1)
         return F.conv2d(p, self.ab_centres)
 
     def forward(self, L):

@@ -106,13 +106,18 @@ class Stage:
         self.grey_psnr = None
         self.tables = None
         if self.needs_prior():
-            lam = cfg.rebalance if cfg.rebalance is not None else 0.5
-            self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(cfg.train_dirs), lam)
-            self.tables = PriorTables(self.prior, self.device)
+            self.load_prior()
         self.build()
         self.train_set = self.make_train_set()
         self.val_paths = data.list_photos(cfg.val_dirs)[: cfg.val_limit] if cfg.val_dirs else []
         self.best_key, self.best_higher = ("psnr", True) if self.selection == "psnr" else ("colourfulness_gap", False)
+
+    def load_prior(self):
+        """The run's colour prior (estimated once into ``colour_prior.json``) and its tables;
+        lambda 0.5 when only the bins are needed."""
+        lam = self.cfg.rebalance if self.cfg.rebalance is not None else 0.5
+        self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam)
+        self.tables = PriorTables(self.prior, self.device)
 
     @property
     def selection(self) -> str:
@@ -305,10 +310,8 @@ class PretrainStage(Stage):
         self.opt = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
         gcfg = self.G.config
         if gcfg.head == "classes":
-            if self.tables is None:
-                lam = self.cfg.rebalance if self.cfg.rebalance is not None else 0.5
-                self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam)
-                self.tables = PriorTables(self.prior, self.device)
+            if self.tables is None:  # an --init classes generator without --rebalance
+                self.load_prior()
             if [list(b) for b in gcfg.ab_bins] != self.prior.bins_net:
                 raise ValueError(f"{self.cfg.init}: its ab bins differ from the colour prior of {self.cfg.train_dirs}")
 
