@@ -65,9 +65,10 @@ chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
 pids=()
 for role in $ROLES; do chain "$role" & pids+=($!); done
 for pid in "${pids[@]}"; do wait "$pid"; done
-# fusion, supervised on the fine-tuned generators' outputs
+# fusion, supervised on the fine-tuned generators' outputs; its L1 rebalanced with lambda 0.8 (the last
+# --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record)
 if has "$STAGES" fusion; then
   pc train fusion --mode supervised --fg "$RUN/fg2/shipped.safetensors" --bg "$RUN/bg2/shipped.safetensors" \
      --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
-     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 1 --lr 5e-4 "${COMMON[@]}" > "$RUN/fusion.log" 2>&1
+     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 1 --lr 5e-4 "${COMMON[@]}" --rebalance 0.8 > "$RUN/fusion.log" 2>&1
 fi

@@ -57,3 +57,14 @@ def test_fast_graphs_ship_and_agree_with_fp32():
         with Colorizer(EngineConfig(precision=precision)) as col:
             out = col.colorize([img])[0].rgb
         assert metrics.psnr(out, ref) > min_psnr, precision
+
+
+def test_fast_graphs_are_recorded_as_built():
+    """model.json says how each shipped precision was made: a later `paracolor build --precision
+    int8 --model <default>` must know these INT8 graphs are CPU-target (U8S8), not TensorRT's."""
+    folder = ModelFolder.load()
+    builds = folder.card["builds"]
+    assert builds["int8"]["target"] == "cpu" and builds["int8"]["method"] == "entropy"
+    for precision in ("fp16", "int8"):
+        assert folder.network_size(precision) == builds[precision]["size"] == 256
+        assert builds[precision]["accuracy"]["reference"] == "pytorch-fp32"
