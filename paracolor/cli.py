@@ -202,10 +202,15 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, help="Run on Ray: a local instance, or the cluster at ADDRESS (needs the [ray] extra).")
 @click.option("--ray-workers", type=int, default=None, help="Ray actors (default: one per GPU, else 1).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet):
-    """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
+@click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True, help="Videos: stabilize the colour over time (motion-compensated, reset at cuts).")
+@click.option("--video-codec", default=None, help="Videos: encoder (default: libx264, H.264 yuv420p; libvpx-vp9 for .webm).")
+@click.option("--crf", type=int, default=None, help="Videos: constant quality (default 18 for H.264; 0: lossless).")
+@click.option("--video-bitrate", default=None, help="Videos: average bitrate instead of --crf, e.g. 4M.")
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet, temporal, video_codec, crf, video_bitrate):
+    """Colorize greyscale photos and videos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.config import EngineConfig
+    from .engine.video.job import video_config
 
     if engines and not model_dir and (Path(engines) / "model.json").is_file():
         model_dir = engines  # a bundle or built model folder describes its own model
@@ -213,6 +218,7 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
     cfg = ColorizeConfig(
         inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
         overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
+        video=video_config(temporal == "on", video_codec, crf, video_bitrate),
     )
     if ray_address is not None:
         from .distributed.ray_data import colorize_ray
