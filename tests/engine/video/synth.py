@@ -46,6 +46,7 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
     import av
 
     h, w = rgb_frames[0].shape[:2]
+    path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w") as out:
         vs = out.add_stream(codec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, pix_fmt
@@ -59,16 +60,15 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
         a = None
         if audio:
             a = out.add_stream("aac", rate=48000, layout="stereo")
-        subs = []
         if subtitles:  # remuxed from an .srt file (FFmpeg's subtitle encoders want more setup)
             srt = path.with_suffix(".srt")
             srt.write_text("1\n00:00:00,100 --> 00:00:00,400\nfirst line\n\n2\n00:00:00,500 --> 00:00:00,900\nsecond line\n\n")
             with av.open(str(srt)) as sin:
                 ss = out.add_stream_from_template(sin.streams[0])
-                subs = [p for p in sin.demux() if p.size]
-            for p in subs:
-                p.stream = ss
-                out.mux(p)
+                for p in sin.demux():
+                    if p.size:
+                        p.stream = ss
+                        out.mux(p)
         for i, rgb in enumerate(rgb_frames):
             f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             f.pts = pts[i] if pts is not None else round(i / fps / tb)
