@@ -398,7 +398,7 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 
 
 @main.command()
-@click.argument("photos", type=click.Path(exists=True, file_okay=False))
+@click.argument("photos", type=click.Path(exists=True))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--backend", type=click.Choice([b for b in BACKENDS if b != "tensorrt"]), default="auto", show_default=True)
@@ -412,7 +412,8 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 @click.option("--lpips-linear", type=click.Path(exists=True, dir_okay=False), default=None, help="LPIPS linear-layer weights (alex.pth).")
 @click.option("--name", default="", help="Row label.")
 def evaluate(photos, out_dir, model_dir, backend, precision, size, predictions, variants, limit, no_fid, lpips_alexnet, lpips_linear, name):
-    """The paper's metrics on colour photos turned grey (Table I row; grey baseline beside)."""
+    """The paper's metrics on colour photos turned grey (Table I row; grey baseline beside); for a
+    video file, its flicker (warping error) with and without temporal stabilization."""
     from .eval.evaluate import EvalConfig, evaluate as run_eval
 
     cfg = EvalConfig(photos=photos, out_dir=out_dir, model_dir=model_dir, backend=backend, precision=precision, size=size, predictions=predictions, variants=list(variants), limit=limit, fid=not no_fid, lpips_alexnet=lpips_alexnet, lpips_linear=lpips_linear, name=name)

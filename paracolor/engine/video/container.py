@@ -258,7 +258,7 @@ class VideoSink:
             options["crf"] = str(crf)
             if codec == "libvpx-vp9":
                 cc.bit_rate = 0  # VP9's constant-quality mode
-            if crf == 0 and codec == "libx264":
+            if crf == 0 and codec in ("libx264", "libx264rgb"):
                 options["qp"] = "0"  # lossless
         if opts.preset:
             options["preset" if codec != "libvpx-vp9" else "deadline"] = opts.preset
