@@ -78,7 +78,7 @@ def warping_error(source, outputs: dict[str, str | None]) -> dict[str, dict]:
         frames += 1
         outs = {}
         for name, it in streams.items():
-            if name == "source":
+            if outputs[name] == "source":
                 outs[name] = src
                 continue
             o = next(it, None) if it is not None else _grey(src)

@@ -13,16 +13,19 @@ from tests.engine.video.synth import frames, write_video  # noqa: E402
 
 
 def test_warping_error_sees_flicker_and_not_motion(tmp_path):
-    base = frames(16, 96, 64, pan=1.5, cut_at=10)
-    src = write_video(tmp_path / "src.mkv", base, codec="ffv1", pix_fmt="bgr0", audio=False)
+    grey = frames(16, 96, 64, pan=1.5, cut_at=10)
+    tint = lambda f, d: np.clip(f.astype(int) + d, 0, 255).astype(np.uint8)
     rng = np.random.default_rng(0)
-    steady = [np.clip(f.astype(int) + [30, 0, -20], 0, 255).astype(np.uint8) for f in base]  # one cast, moving with the scene
-    flicker = [np.clip(f.astype(int) + rng.normal(0, 12, 3).astype(int), 0, 255).astype(np.uint8) for f in base]  # a new cast per frame
-    a = write_video(tmp_path / "steady.mkv", steady, codec="ffv1", pix_fmt="bgr0", audio=False)
-    b = write_video(tmp_path / "flicker.mkv", flicker, codec="ffv1", pix_fmt="bgr0", audio=False)
-    s = warping_error(src, {"steady": str(a), "flicker": str(b), "grey": None, "source": "source"})
+    clips = {
+        "src": [tint(f, [0, 12, 0]) for f in grey],  # the source has a steady colour of its own
+        "steady": [tint(f, [30, 0, -20]) for f in grey],  # one cast, moving with the scene
+        "flicker": [tint(f, rng.normal(0, 12, 3).astype(int)) for f in grey],  # a new cast every frame
+    }
+    paths = {k: str(write_video(tmp_path / f"{k}.mkv", v, codec="ffv1", pix_fmt="bgr0", audio=False)) for k, v in clips.items()}
+    s = warping_error(paths["src"], {"steady": paths["steady"], "flicker": paths["flicker"], "grey": None, "the source": "source"})
     assert s["grey"]["pairs"] == 14 and s["grey"]["cuts_skipped"] == 1  # the cut is not measured
     assert s["grey"]["warp_ab"] < 0.01  # no chroma, no chroma change (float Lab round trip)
+    assert 0.01 < s["the source"]["warp_ab"] < 0.5  # the source row is the source's colour, steady
     assert s["steady"]["warp_ab"] < 0.5
     assert s["flicker"]["warp_ab"] > 5 * max(s["steady"]["warp_ab"], 0.2)
     assert s["flicker"]["warp_rgb"] > 3 * s["steady"]["warp_rgb"]
