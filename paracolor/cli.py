@@ -387,11 +387,13 @@ def _csv(kind):
 @click.option("--threads", type=int, default=None)
 @click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (default: the model folder's engines/).")
 @click.option("--tag", default="", help="Machine label used in the file names.")
-def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, engines, tag):
+@click.option("--video", "video_heights", default="", callback=_csv(int), help="Also time the video job at these heights, e.g. 480,1080 (needs the [video] extra).")
+@click.option("--video-frames", default=48, show_default=True, help="Frames of each synthetic video clip.")
+def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, engines, tag, video_heights, video_frames):
     """Per-stage runtime analysis (the paper's Table) over a configuration matrix."""
     from .bench.harness import BenchConfig, run_bench
 
-    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag)
+    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag, video_heights=video_heights, video_frames=video_frames)
     data = run_bench(cfg)
     click.echo(Path(data["files"]["markdown"]).read_text())
     click.echo("written: " + ", ".join(data["files"].values()))
