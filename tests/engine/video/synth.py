@@ -41,7 +41,8 @@ def frames(n: int, w: int, h: int, *, cut_at: int | None = None, pan: float = 1.
 
 
 def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True,
-                pts: list[int] | None = None, time_base: Fraction | None = None, sar: Fraction | None = None, crf: int = 10, subtitles: bool = False) -> Path:
+                pts: list[int] | None = None, time_base: Fraction | None = None, sar: Fraction | None = None, crf: int = 10, subtitles: bool = False,
+                rotation: int = 0) -> Path:
     """Encode frames (and a 440 Hz stereo AAC tone over the same duration) into ``path``."""
     import av
 
@@ -55,6 +56,8 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
         vs.codec_context.time_base = tb
         if sar:
             vs.codec_context.sample_aspect_ratio = sar
+        if rotation:
+            vs.set_display_rotation(rotation)
         if codec == "libx264":
             vs.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
         a = None

@@ -64,6 +64,15 @@ def test_variable_rate_timestamps_size_aspect_and_audio_kept(tmp_path):
     assert pb["audio"] == pa["audio"]  # every audio packet, byte for byte, at its time
 
 
+def test_display_rotation_kept(tmp_path):
+    src = write_video(tmp_path / "phone.mp4", frames(6, 64, 48), rotation=90, audio=False)
+    _copy(src, tmp_path / "out.mp4", "mp4")
+    for path in (src, tmp_path / "out.mp4"):
+        s = VideoSource(path)
+        list(s.frames())
+        assert s.rotation == 90, path  # frames stay as stored; the display matrix says turn them
+
+
 def test_subtitles_copied_in_matroska(tmp_path):
     src = write_video(tmp_path / "src.mkv", frames(24, 64, 64), subtitles=True, audio=True)
     _copy(src, tmp_path / "out.mkv", "matroska")
