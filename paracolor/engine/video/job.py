@@ -301,8 +301,9 @@ def colorize_video(job: VideoJob, cfg, colorizer: Colorizer) -> dict:
         "fps": round(frames / seconds, 3) if seconds > 0 else 0.0, "temporal": vcfg.temporal.enabled, "cuts": state.get("cuts", []),
         "stage_seconds": {k: round(v, 4) for k, v in stats.seconds.items()},
     }
-    if state.get("notes"):
-        entry["notes"] = state["notes"]
+    notes = list(state.get("notes", [])) + (["--save-stages applies to photos: the video's fg and bg results were not written"] if cfg.save_stages else [])
+    if notes:
+        entry["notes"] = notes
     return entry
 
 
