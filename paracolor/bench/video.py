@@ -26,7 +26,7 @@ def synthetic_clip(path: Path, height: int, frames: int, fps: int = 24, seed: in
     h = height
     w = (round(h * 16 / 9) + 1) // 2 * 2
     rng = np.random.default_rng(seed)
-    H, W = h + frames * 2, w + frames * 3
+    H, W = 2 * h, 2 * w  # the camera pans back and forth over a scene twice the frame's size
     yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
     scene = 120 + 60 * np.sin(xx / (0.02 * w)) * np.cos(yy / (0.03 * h)) + 30 * np.sin((xx + yy) / (0.11 * w))
     for _ in range(12):
@@ -38,7 +38,8 @@ def synthetic_clip(path: Path, height: int, frames: int, fps: int = 24, seed: in
         vs.codec_context.options = {"crf": "18", "preset": "veryfast"}
         au = out.add_stream("aac", rate=48000, layout="stereo")
         for i in range(frames):
-            g = scene[2 * i : 2 * i + h, 3 * i : 3 * i + w] + rng.normal(0, 3, (h, w))
+            x, y = w - abs(3 * i % (2 * w) - w), h - abs(2 * i % (2 * h) - h)
+            g = scene[y : y + h, x : x + w] + rng.normal(0, 3, (h, w))
             g = np.clip(g, 0, 255).astype(np.uint8)
             f = av.VideoFrame.from_ndarray(g, format="gray").reformat(format="yuv420p")
             f.pts, f.time_base = i, Fraction(1, fps)
