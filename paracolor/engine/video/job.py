@@ -47,9 +47,9 @@ class VideoConfig:
     queue_frames: int = 16  # frames decoded ahead of inference (and finished behind it), at most
 
 
-def video_config(temporal: bool = True, codec: str | None = None, crf: int | None = None, bitrate: str | None = None) -> VideoConfig:
+def video_config(temporal: bool = True, codec: str | None = None, crf: int | None = None, bitrate: str | None = None, preset: str | None = None) -> VideoConfig:
     """The CLI's video options as a config."""
-    return VideoConfig(VideoOptions(codec=codec, crf=crf, bitrate=bitrate), TemporalConfig(enabled=temporal))
+    return VideoConfig(VideoOptions(codec=codec, crf=crf, bitrate=bitrate, preset=preset), TemporalConfig(enabled=temporal))
 
 
 @dataclass
