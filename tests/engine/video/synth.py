@@ -42,7 +42,7 @@ def frames(n: int, w: int, h: int, *, cut_at: int | None = None, pan: float = 1.
 
 def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True,
                 pts: list[int] | None = None, time_base: Fraction | None = None, sar: Fraction | None = None, crf: int = 10, subtitles: bool = False,
-                rotation: int = 0) -> Path:
+                rotation: int = 0, bt709: bool = False) -> Path:
     """Encode frames (and a 440 Hz stereo AAC tone over the same duration) into ``path``."""
     import av
 
@@ -58,6 +58,10 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
             vs.codec_context.sample_aspect_ratio = sar
         if rotation:
             vs.set_display_rotation(rotation)
+        if bt709:  # an HD source tagged as such (the frames converted with that matrix)
+            cc = vs.codec_context
+            cc.colorspace = cc.color_primaries = cc.color_trc = 1
+            cc.color_range = 1
         if codec == "libx264":
             vs.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
         a = None
@@ -74,6 +78,8 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
                         out.mux(p)
         for i, rgb in enumerate(rgb_frames):
             f = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            if bt709:
+                f = f.reformat(format=pix_fmt, dst_colorspace="ITU709", dst_color_range=1)
             f.pts = pts[i] if pts is not None else round(i / fps / tb)
             f.time_base = tb
             for p in vs.encode(f):

@@ -64,6 +64,18 @@ def test_variable_rate_timestamps_size_aspect_and_audio_kept(tmp_path):
     assert pb["audio"] == pa["audio"]  # every audio packet, byte for byte, at its time
 
 
+def test_colour_tags_kept_and_used(tmp_path):
+    fr = frames(8, 64, 48, colour=True)
+    src = write_video(tmp_path / "hd.mp4", fr, bt709=True, crf=0, audio=False)
+    _copy(src, tmp_path / "out.mp4", "mp4", VideoOptions(crf=0, pix_fmt="yuv444p"))
+    a, b = VideoSource(src), VideoSource(tmp_path / "out.mp4")
+    assert a.colour == b.colour and a.colour["colorspace"] == 1 and a.colour["color_range"] == 1
+    fa, fb = [f for _, f in a.frames()], [f for _, f in b.frames()]
+    # decoded with the BT.709 matrix and re-encoded with it: the same picture (a 601/709 mix-up
+    # would shift this colourful test pattern by several levels)
+    assert np.mean([np.abs(x.astype(int) - y).mean() for x, y in zip(fa, fb)]) < 1.0
+
+
 def test_display_rotation_kept(tmp_path):
     src = write_video(tmp_path / "phone.mp4", frames(6, 64, 48), rotation=90, audio=False)
     _copy(src, tmp_path / "out.mp4", "mp4")
