@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 #: recognised as videos by name (FFmpeg reads many more; a file named otherwise is a photo)
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mkv", ".mov", ".avi", ".webm", ".mpg", ".mpeg", ".ts", ".m2ts", ".mts", ".wmv", ".flv", ".ogv", ".3gp", ".mxf", ".dv", ".vob", ".y4m")
 #: output container per input extension; containers that cannot take an H.264 stream plus the
-#: copied streams (ogv, dv, wmv, mxf, vob, y4m, mpeg-ps) become Matroska, which takes any
-OUTPUT_CONTAINERS = {".mp4": ("mp4", ".mp4"), ".m4v": ("mp4", ".m4v"), ".mov": ("mov", ".mov"), ".mkv": ("matroska", ".mkv"), ".avi": ("avi", ".avi"), ".webm": ("webm", ".webm"), ".ts": ("mpegts", ".ts"), ".m2ts": ("mpegts", ".m2ts"), ".mts": ("mpegts", ".mts"), ".flv": ("flv", ".flv"), ".3gp": ("3gp", ".3gp")}
+#: copied streams (ogv, dv, wmv, mxf, vob, y4m, mpeg-ps) become Matroska, which takes any. So
+#: does AVI: it stores no timestamps, and H.264 in AVI reads back one frame late in FFmpeg
+OUTPUT_CONTAINERS = {".mp4": ("mp4", ".mp4"), ".m4v": ("mp4", ".m4v"), ".mov": ("mov", ".mov"), ".mkv": ("matroska", ".mkv"), ".webm": ("webm", ".webm"), ".ts": ("mpegts", ".ts"), ".m2ts": ("mpegts", ".m2ts"), ".mts": ("mpegts", ".mts"), ".flv": ("flv", ".flv"), ".3gp": ("3gp", ".3gp")}
 FALLBACK_CONTAINER = ("matroska", ".mkv")
 #: streams copied unchanged beside the colorized video
 COPIED_TYPES = ("audio", "subtitle")
@@ -123,9 +124,18 @@ class VideoSource:
         self.colour = {"colorspace": int(cc.colorspace), "color_range": int(cc.color_range), "color_primaries": int(cc.color_primaries), "color_trc": int(cc.color_trc)}
         self.copy_streams = [st for st in self.container.streams if st.type in COPIED_TYPES]
         self.rotation = 0  # display rotation (degrees), read from the first frame
-        self.declared_frames = int(s.frames or 0)  # 0: the container does not say (Matroska)
+        # a frame count to hold the stream to: MP4/MOV list every sample; AVI and others count
+        # ticks or leave it out, so there the duration is checked instead
+        exact = "mp4" in (self.container.format.name or "") or "mov" in (self.container.format.name or "")
+        self.declared_frames = int(s.frames or 0) if exact else 0
+        # the video stream's own duration where the container gives one; else the container's,
+        # which covers every stream (audio often runs a little longer), so it is checked loosely
+        tagged = _tag_seconds(s.metadata.get("DURATION") or s.metadata.get("duration"))  # Matroska writes one per stream
+        self.duration_exact = s.duration is not None or tagged is not None
         if s.duration is not None:
             self.duration = float(s.duration * s.time_base)
+        elif tagged is not None:
+            self.duration = tagged
         elif self.container.duration is not None:
             self.duration = self.container.duration / 1_000_000
         else:
@@ -133,6 +143,7 @@ class VideoSource:
         self.start = float(s.start_time * s.time_base) if s.start_time is not None else 0.0
         self.frames_decoded = 0
         self.last_time: float | None = None
+        self.last_step: float | None = None  # the last frame interval seen (seconds)
 
     @property
     def estimated_frames(self) -> int | None:
@@ -169,6 +180,8 @@ class VideoSource:
                     pts = (last + step) if last is not None else 0
                 elif last is not None and pts <= last:
                     pts = last + 1  # a muxer refuses non-increasing timestamps
+                if last is not None:
+                    self.last_step = float((pts - last) * self.time_base)
                 last = pts
                 rgb = frame.to_ndarray(format="rgb24", **colour)
                 if self.frames_decoded == 0:
@@ -187,10 +200,20 @@ class VideoSource:
         if expected and self.frames_decoded < expected:
             raise VideoError(self.path, f"truncated or corrupt: decoded {self.frames_decoded} of the {expected} frames the header lists")
         if not expected and self.duration and self.last_time is not None:
-            frame_s = 1 / float(self.rate)
+            frame_s = self.last_step or 1 / float(self.rate)  # observed: AVI's nominal rate can be its tick
             end = self.last_time - self.start + frame_s
-            if self.duration - end > max(2 * frame_s, 0.01 * self.duration):
+            slack = max(2 * frame_s, 0.01 * self.duration) if self.duration_exact else max(0.5, 2 * frame_s, 0.01 * self.duration)
+            if self.duration - end > slack:
                 raise VideoError(self.path, f"truncated or corrupt: the frames end at {end:.2f} s of the {self.duration:.2f} s the header gives")
+
+
+def _tag_seconds(text) -> float | None:
+    """'00:01:02.500000000' (Matroska's DURATION tag) -> seconds; None if absent or unreadable."""
+    try:
+        h, m, sec = str(text).split(":")
+        return int(h) * 3600 + int(m) * 60 + float(sec)
+    except (ValueError, TypeError):
+        return None
 
 
 class VideoSink:

@@ -42,7 +42,7 @@ def frames(n: int, w: int, h: int, *, cut_at: int | None = None, pan: float = 1.
 
 def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264", pix_fmt: str = "yuv420p", audio: bool = True,
                 pts: list[int] | None = None, time_base: Fraction | None = None, sar: Fraction | None = None, crf: int = 10, subtitles: bool = False,
-                rotation: int = 0, bt709: bool = False) -> Path:
+                rotation: int = 0, bt709: bool = False, audio_codec: str = "aac") -> Path:
     """Encode frames (and a 440 Hz stereo AAC tone over the same duration) into ``path``."""
     import av
 
@@ -66,7 +66,7 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
             vs.codec_context.options = {"crf": str(crf), "preset": "ultrafast"}
         a = None
         if audio:
-            a = out.add_stream("aac", rate=48000, layout="stereo")
+            a = out.add_stream(audio_codec, rate=48000, layout="stereo")
         if subtitles:  # remuxed from an .srt file (FFmpeg's subtitle encoders want more setup)
             srt = path.with_suffix(".srt")
             srt.write_text("1\n00:00:00,100 --> 00:00:00,400\nfirst line\n\n2\n00:00:00,500 --> 00:00:00,900\nsecond line\n\n")
@@ -93,7 +93,11 @@ def write_video(path: Path, rgb_frames, *, fps: int = 24, codec: str = "libx264"
             tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
             stereo = np.stack([tone, tone])
             for k in range(0, n, 1024):
-                af = av.AudioFrame.from_ndarray(np.ascontiguousarray(stereo[:, k : k + 1024]), format="fltp", layout="stereo")
+                chunk = stereo[:, k : k + 1024]
+                if audio_codec.startswith("pcm_s16"):  # packed 16-bit samples
+                    af = av.AudioFrame.from_ndarray(np.ascontiguousarray((chunk.T.reshape(1, -1) * 32000).astype(np.int16)), format="s16", layout="stereo")
+                else:
+                    af = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk), format="fltp", layout="stereo")
                 af.sample_rate = 48000
                 af.pts = k
                 for p in a.encode(af):

@@ -85,6 +85,23 @@ def test_display_rotation_kept(tmp_path):
         assert s.rotation == 90, path  # frames stay as stored; the display matrix says turn them
 
 
+@pytest.mark.parametrize("name, vcodec, acodec", [("a.avi", "mpeg4", "pcm_s16le"), ("b.mov", "libx264", "aac"), ("c.webm", "libvpx-vp9", "libopus"), ("d.ts", "libx264", "aac"), ("e.flv", "libx264", "aac")])
+def test_containers_round_trip(tmp_path, name, vcodec, acodec):
+    from paracolor.engine.video.container import output_container
+
+    src = write_video(tmp_path / name, frames(20, 64, 48), codec=vcodec, audio_codec=acodec)
+    muxer, ext = output_container(src)
+    assert ext == (".mkv" if name.endswith(".avi") else src.suffix)  # AVI: see OUTPUT_CONTAINERS
+    _copy(src, tmp_path / f"out{ext}", muxer, VideoOptions(codec="libvpx-vp9" if muxer == "webm" else None, crf=40))
+    (a, pa), (b, pb) = _probe(src), _probe(tmp_path / f"out{ext}")
+    assert len(b["pts"]) == 20 and [d for d, _ in pb["audio"]] == [d for d, _ in pa["audio"]]
+    # MPEG-TS and FLV shift every stream alike (FFmpeg avoids negative timestamps there, and
+    # the encoder's B-frames start below zero): the timing relative to the video is the source's
+    rel = lambda info, packets: [round(t - info["pts"][0], 3) for _, t in packets["audio"]]
+    assert rel(b, pb) == pytest.approx(rel(a, pa), abs=2e-3)
+    assert [round(t - b["pts"][0], 3) for t in b["pts"]] == pytest.approx([round(t - a["pts"][0], 3) for t in a["pts"]], abs=2e-3)
+
+
 def test_subtitles_copied_in_matroska(tmp_path):
     src = write_video(tmp_path / "src.mkv", frames(24, 64, 64), subtitles=True, audio=True)
     _copy(src, tmp_path / "out.mkv", "matroska")
