@@ -34,6 +34,8 @@ DEFAULT_CRF = {"libx264": 18, "libx264rgb": 18, "libx265": 20, "libvpx-vp9": 32,
 #: FFmpeg's AVColorSpace -> the colour matrix swscale converts with (unspecified: swscale's default)
 _SWS_MATRIX = {1: "ITU709", 4: "FCC", 5: "ITU601", 6: "SMPTE170M", 7: "SMPTE240M", 9: "BT2020", 10: "BT2020"}
 _RGB_FORMATS = ("bgr24", "rgb24", "bgr0", "rgb0", "gbrp")
+#: encoders whose default here is RGB: a lossless copy of the colorized frames
+LOSSLESS_RGB = {"ffv1": "bgr0", "libx264rgb": "bgr24"}
 
 
 class VideoError(ImageError):
@@ -64,7 +66,7 @@ class VideoOptions:
     codec: str | None = None  # None: H.264 (libx264), VP9 in WebM
     crf: int | None = None  # constant quality; None: DEFAULT_CRF for the codec
     bitrate: str | None = None  # e.g. "4M" or "800k": average bitrate instead of crf
-    pix_fmt: str | None = None  # None: yuv420p (yuv444p for odd sizes); bgr0/bgr24 for RGB codecs
+    pix_fmt: str | None = None  # None: yuv420p (yuv444p for odd sizes); RGB for ffv1 and libx264rgb
     preset: str | None = None  # encoder speed preset (x264: medium by default)
 
     def __post_init__(self):
@@ -249,7 +251,8 @@ class VideoSink:
         except (av.error.FFmpegError, ValueError) as exc:  # UnknownCodecError is a ValueError
             raise ConfigError(f"cannot encode with {codec!r}: not an encoder this FFmpeg build has ({exc})") from None
         odd = source.width % 2 or source.height % 2
-        pix_fmt = opts.pix_fmt or ("yuv444p" if odd else "yuv420p")  # 4:2:0 needs even sizes
+        # lossless encoders take the RGB frames as they are; 4:2:0 needs even sizes
+        pix_fmt = opts.pix_fmt or LOSSLESS_RGB.get(codec) or ("yuv444p" if odd else "yuv420p")
         vs.width, vs.height, vs.pix_fmt = source.width, source.height, pix_fmt
         vs.time_base = source.time_base  # the source's timestamps, unchanged
         cc = vs.codec_context

@@ -123,6 +123,15 @@ def test_lossless_rgb_output_is_exact(tmp_path):
     assert len(again) == 12 and all(np.array_equal(x, y) for x, y in zip(decoded, again))
 
 
+def test_lossless_encoders_default_to_rgb(tmp_path):
+    src = write_video(tmp_path / "src.mkv", frames(4, 64, 48, colour=True), audio=False)
+    assert _copy(src, tmp_path / "o1.mkv", "matroska", VideoOptions(codec="ffv1")).pix_fmt == "bgr0"
+    assert _copy(src, tmp_path / "o2.mkv", "matroska", VideoOptions(codec="libx264rgb", crf=0)).pix_fmt == "bgr24"
+    a = [f for _, f in VideoSource(tmp_path / "o1.mkv").frames()]
+    b = [f for _, f in VideoSource(tmp_path / "o2.mkv").frames()]
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # both exact copies of the same frames
+
+
 def test_odd_size_keeps_its_size(tmp_path):
     src = write_video(tmp_path / "src.mkv", frames(6, 63, 45), codec="ffv1", pix_fmt="yuv444p", audio=False)
     sink = _copy(src, tmp_path / "out.mkv", "matroska")
