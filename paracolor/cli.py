@@ -202,10 +202,16 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, help="Run on Ray: a local instance, or the cluster at ADDRESS (needs the [ray] extra).")
 @click.option("--ray-workers", type=int, default=None, help="Ray actors (default: one per GPU, else 1).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet):
-    """Colorize greyscale photos: files, folders (recursive) and glob patterns."""
+@click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True, help="Videos: stabilize the colour over time (motion-compensated, reset at cuts).")
+@click.option("--video-codec", default=None, help="Videos: encoder (default: libx264, H.264 yuv420p; libvpx-vp9 for .webm).")
+@click.option("--crf", type=int, default=None, help="Videos: constant quality (default 18 for H.264; 0: lossless).")
+@click.option("--video-bitrate", default=None, help="Videos: average bitrate instead of --crf, e.g. 4M.")
+@click.option("--video-preset", default=None, help="Videos: encoder speed preset (x264: medium by default; veryfast is about 2x faster at 1080p).")
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet, temporal, video_codec, crf, video_bitrate, video_preset):
+    """Colorize greyscale photos and videos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.config import EngineConfig
+    from .engine.video.job import video_config
 
     if engines and not model_dir and (Path(engines) / "model.json").is_file():
         model_dir = engines  # a bundle or built model folder describes its own model
@@ -213,6 +219,7 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
     cfg = ColorizeConfig(
         inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
         overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
+        video=video_config(temporal == "on", video_codec, crf, video_bitrate, video_preset),
     )
     if ray_address is not None:
         from .distributed.ray_data import colorize_ray
@@ -381,18 +388,20 @@ def _csv(kind):
 @click.option("--threads", type=int, default=None)
 @click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (default: the model folder's engines/).")
 @click.option("--tag", default="", help="Machine label used in the file names.")
-def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, engines, tag):
+@click.option("--video", "video_heights", default="", callback=_csv(int), help="Also time the video job at these heights, e.g. 480,1080 (needs the [video] extra).")
+@click.option("--video-frames", default=48, show_default=True, help="Frames of each synthetic video clip.")
+def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, engines, tag, video_heights, video_frames):
     """Per-stage runtime analysis (the paper's Table) over a configuration matrix."""
     from .bench.harness import BenchConfig, run_bench
 
-    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag)
+    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag, video_heights=video_heights, video_frames=video_frames)
     data = run_bench(cfg)
     click.echo(Path(data["files"]["markdown"]).read_text())
     click.echo("written: " + ", ".join(data["files"].values()))
 
 
 @main.command()
-@click.argument("photos", type=click.Path(exists=True, file_okay=False))
+@click.argument("photos", type=click.Path(exists=True))
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--backend", type=click.Choice([b for b in BACKENDS if b != "tensorrt"]), default="auto", show_default=True)
@@ -406,7 +415,8 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 @click.option("--lpips-linear", type=click.Path(exists=True, dir_okay=False), default=None, help="LPIPS linear-layer weights (alex.pth).")
 @click.option("--name", default="", help="Row label.")
 def evaluate(photos, out_dir, model_dir, backend, precision, size, predictions, variants, limit, no_fid, lpips_alexnet, lpips_linear, name):
-    """The paper's metrics on colour photos turned grey (Table I row; grey baseline beside)."""
+    """The paper's metrics on colour photos turned grey (Table I row; grey baseline beside); for a
+    video file, its flicker (warping error) with and without temporal stabilization."""
     from .eval.evaluate import EvalConfig, evaluate as run_eval
 
     cfg = EvalConfig(photos=photos, out_dir=out_dir, model_dir=model_dir, backend=backend, precision=precision, size=size, predictions=predictions, variants=list(variants), limit=limit, fid=not no_fid, lpips_alexnet=lpips_alexnet, lpips_linear=lpips_linear, name=name)

@@ -11,7 +11,7 @@ import subprocess
 
 from . import __version__
 
-OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda", "numba")
+OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda", "numba", "av")
 
 
 def _version(dist: str) -> str | None:

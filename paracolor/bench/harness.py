@@ -51,6 +51,9 @@ class BenchConfig:
     image_size: tuple[int, int] = (256, 256)  # synthetic photos (width, height)
     tag: str = ""  # machine label for file names
     plot: bool = True
+    video_heights: list[int] = field(default_factory=list)  # video rows at these heights (16:9), e.g. [480, 1080]
+    video_frames: int = 48
+    video_batch: int = 4  # the colorize default
 
 
 def _has(mod: str) -> bool:
@@ -282,6 +285,22 @@ def environment() -> dict:
     }
 
 
+def _video_rows(cfg: BenchConfig, folder: ModelFolder) -> list[dict]:
+    """The video job at each of ``cfg.video_heights`` per runnable backend and precision
+    (parallel schedule where asked for, no CUDA graphs)."""
+    from .video import run_video
+
+    schedule = "parallel" if "parallel" in cfg.schedules else cfg.schedules[0]
+    rows = []
+    for backend, precision in itertools.product(cfg.backends, cfg.precisions):
+        if skip_reason(folder, backend, precision, schedule, False, _engines(cfg) / ("" if cfg.engines else "engines")):
+            continue
+        engines = str(_engines(cfg)) if backend == "tensorrt" else None
+        engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, max_batch=cfg.video_batch, engines=engines)
+        rows += run_video(engine, cfg.video_heights, cfg.video_frames, cfg.video_batch)
+    return rows
+
+
 def run_bench(cfg: BenchConfig) -> dict:
     """Run the whole matrix; writes JSON, Markdown and PNG into ``cfg.out_dir``; returns the result."""
     from .report import write_outputs
@@ -313,6 +332,7 @@ def run_bench(cfg: BenchConfig) -> dict:
             res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
         res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"] if res["peak_gflops_s"] else None
         results.append({**key, **res})
+    video = _video_rows(cfg, folder) if cfg.video_heights else []
     data = {
         "config": {k: v for k, v in asdict(cfg).items()},
         "network_size": size,
@@ -321,6 +341,7 @@ def run_bench(cfg: BenchConfig) -> dict:
         "flops_note": "Conv, MatMul, Gemm and Attention counted (2 FLOPs per multiply-add); element-wise ops omitted",
         "results": results,
         "skipped": skipped,
+        "video": video,
     }
     data["files"] = write_outputs(data, out, cfg.tag or platform.node(), cfg.plot)
     return data

@@ -43,6 +43,10 @@ def markdown(data: dict) -> str:
         peaks = {r["peak_kind"]: r["peak_gflops_s"] for r in data["results"]}
         peak_text = "; ".join(f"{v:.0f} GFLOP/s, {k}" if v else k for k, v in peaks.items())
         lines += ["", f"FLOPs per image: {r0['gflops_per_image']:.2f} GFLOP ({data['flops_note']}). Peak: {peak_text}."]
+    if data.get("video"):
+        from .video import markdown as video_markdown
+
+        lines += video_markdown(data["video"])
     if data["skipped"]:
         lines += ["", "Skipped on this machine:", ""]
         for s in data["skipped"]:

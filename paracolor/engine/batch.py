@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +24,7 @@ from tqdm import tqdm
 from ..errors import ConfigError
 from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
 from .pipeline import Colorizer, EngineConfig, FinishBuffers
+from .video.job import VideoConfig, colorize_videos, split_inputs
 
 _DONE = object()
 
@@ -46,6 +47,7 @@ class ColorizeConfig:
     report: str | None = None
     progress: bool = True
     quality: int = 95
+    video: VideoConfig = field(default_factory=VideoConfig)  # encoder and temporal options of video inputs
 
     def __post_init__(self):
         if self.batch_size < 1:
@@ -203,18 +205,21 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     summary = Summary()
     if cfg.resume:
         clear_stale_partials(Path(cfg.output_dir))
-    jobs = plan_jobs(cfg, summary)
+    videos, photo_inputs = split_inputs(cfg.inputs)  # videos go through their own job (engine/video/)
+    jobs = plan_jobs(replace(cfg, inputs=photo_inputs), summary) if photo_inputs else []
     own = colorizer is None
-    if jobs and own:
+    if (jobs or videos) and own:
         colorizer = Colorizer(cfg.engine)
     stop = threading.Event()
     lock = threading.Lock()
-    bar = tqdm(total=len(jobs), unit="img", disable=not cfg.progress, desc="colorize")
+    bar = tqdm(total=len(jobs), unit="img", disable=not cfg.progress or not jobs, desc="colorize")
     decoded: queue.Queue = queue.Queue(maxsize=max(1, cfg.prefetch * cfg.batch_size))
     finished: queue.Queue = queue.Queue(maxsize=max(1, cfg.batch_size * 2))
     threads = []
     try:
-        if jobs:
+        if videos:
+            colorize_videos(cfg, videos, colorizer, summary)
+        if jobs and not summary.interrupted:
             threads = [
                 threading.Thread(target=_decoder, args=(jobs, cfg, colorizer, decoded, stop), daemon=True, name="paracolor-decode"),
                 threading.Thread(target=_writer, args=(cfg, colorizer, finished, summary, lock, bar), daemon=True, name="paracolor-write"),
@@ -230,7 +235,7 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
                 if decoded.get_nowait() is _DONE:
                     break
             except queue.Empty:
-                if not threads[0].is_alive():
+                if not threads or not threads[0].is_alive():
                     break
                 time.sleep(0.01)
     finally:

@@ -21,6 +21,8 @@ from .. import metrics
 from ..errors import ConfigError
 from ..engine.io import find_images, read_image
 from ..engine.pipeline import Colorizer, EngineConfig
+from ..engine.video.container import is_video_path
+from .flicker import evaluate_video
 
 
 @dataclass
@@ -112,7 +114,11 @@ def _match_predictions(photos: list[Path], base: Path, pred_dir: Path) -> dict[P
 
 
 def evaluate(cfg: EvalConfig) -> dict:
-    """Score the model (or predictions) and the grey baseline; writes evaluation.{json,md}."""
+    """Score the model (or predictions) and the grey baseline; writes evaluation.{json,md}.
+
+    A video instead of a folder is scored for flicker (:mod:`paracolor.eval.flicker`)."""
+    if Path(cfg.photos).is_file() and is_video_path(cfg.photos):
+        return evaluate_video(cfg)
     found = find_images([cfg.photos])
     if not found:
         raise ConfigError(f"{cfg.photos}: no photos to evaluate")
