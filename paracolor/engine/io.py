@@ -224,7 +224,7 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
     if short:
         raise ImageError(path, short)
     notes = []
-    if frames > 1:
+    if frames > 1 and data[:2] != b"\xff\xd8":  # a JPEG's extra pictures (MPO) are previews or depth maps, not frames
         kind = "pages" if data[:4] in (b"II*\x00", b"MM\x00*") else "frames"
         notes.append(f"{frames} {kind}: only the first was colorized")
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
