@@ -59,11 +59,23 @@ def _deadline(seconds: int):
         signal.signal(signal.SIGALRM, old)
 
 
-def colorize(model, *args):
-    """(result, report dict or None) of ``paracolor colorize ARGS --model MODEL --quiet``."""
+def colorize(model, *args, inputs_change=False, live_temp=False):
+    """``paracolor colorize ARGS --model MODEL --quiet``, with the checks every case shares: no
+    traceback, no input photo changed (every regular file named or inside a folder named,
+    hashed before and after), and no temporary file left in the output folder."""
+    args = [str(a) for a in args]
+    out = Path(args[args.index("-o") + 1]) if "-o" in args else None
+    first_option = next((i for i, a in enumerate(args) if a.startswith("-") and not Path(a).exists()), len(args))
+    named = [Path(a) for a in args[:first_option] if Path(a).exists()]  # the inputs come first in every case
+    before = _hashes(*[p for p in named if p.is_dir()]) | {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in named if p.is_file()}
     with _deadline(60):
-        res = CliRunner().invoke(main, ["colorize", *map(str, args), "--model", str(model), "--quiet"])
+        res = CliRunner().invoke(main, ["colorize", *args, "--model", str(model), "--quiet"])
     assert "Traceback" not in res.output, res.output
+    if not inputs_change:
+        for p, digest in before.items():
+            assert p.is_file() and hashlib.sha256(p.read_bytes()).hexdigest() == digest, f"input {p} changed"
+    if out is not None and not live_temp:
+        assert not _temp_files(out), _temp_files(out)
     return res
 
 
@@ -124,10 +136,10 @@ def test_a_second_run_on_the_same_output_folder_is_refused(tiny_model_dir, photo
     live = out / ".a.jpg.x1y2.partial"
     live.write_bytes(b"another run is writing this")
     with FolderLock(out):  # a live run (in this process: flock holds per open, as across processes)
-        res = colorize(tiny_model_dir, photos, "-o", out, "--resume")
+        res = colorize(tiny_model_dir, photos, "-o", out, "--resume", live_temp=True)
         assert res.exit_code == 1 and "another paracolor run is writing" in res.output
         assert live.exists()  # its temporary file was not cleared
-        res = colorize(tiny_model_dir, photos, "-o", out / "inner")  # a folder inside the live run's
+        res = colorize(tiny_model_dir, photos, "-o", out / "inner", live_temp=True)  # a folder inside the live run's
         assert res.exit_code == 1 and "which holds this output folder" in res.output
     res = colorize(tiny_model_dir, photos, "-o", out, "--resume")  # the run ended: now resume clears it
     assert res.exit_code == 0 and not live.exists() and not _temp_files(out)
@@ -166,7 +178,7 @@ def test_input_swapped_for_a_fifo_during_the_run(tiny_model_dir, photos, tmp_pat
         return jobs
 
     monkeypatch.setattr(batch, "plan_jobs", plan_then_swap)
-    res = colorize(tiny_model_dir, photos, "-o", tmp_path / "out")
+    res = colorize(tiny_model_dir, photos, "-o", tmp_path / "out", inputs_change=True)  # the test swaps b.jpg itself
     assert res.exit_code == 1 and "b.jpg: not a regular file (a FIFO)" in res.output
 
 
