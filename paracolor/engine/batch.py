@@ -27,7 +27,20 @@ from tqdm import tqdm
 
 from ..errors import ConfigError, ParacolorError
 from .budget import ByteBudget, held_bytes
-from .io import DEFAULT_MAX_PIXELS, MAX_PIXELS_CEILING, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
+from .io import (
+    DEFAULT_MAX_PIXELS,
+    MAX_PIXELS_CEILING,
+    OUTPUT_FORMATS,
+    PARTIAL_SUFFIX,
+    ImageError,
+    atomic_write,
+    decode_image,
+    decoded_bytes_estimate,
+    encode_image,
+    find_images,
+    max_file_bytes,
+    read_file_bytes,
+)
 from .outfolder import FolderLock, check_writable
 from .pipeline import Colorizer, EngineConfig, FinishBuffers, non_finite
 
@@ -267,22 +280,31 @@ def clear_stale_partials(out_dir: Path) -> int:
 
 
 def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event, budget: ByteBudget):
-    """Producer thread: decode and prepare images in order, ahead of inference; each prepared
-    photo's bytes are taken from ``budget`` before it is queued (the writer gives them back)."""
+    """Producer thread: decode and prepare images in order, ahead of inference.
+
+    A photo's bytes are taken from ``budget`` before it is decoded (estimated from its header,
+    then corrected to what the prepared photo holds), so the photo being decoded is counted
+    too; the writer gives them back once the photo is written."""
+    max_bytes = max_file_bytes(cfg.max_pixels)
     for job in jobs:
         if stop.is_set():
             break
+        taken = 0
         try:
-            item = colorizer.prepare(read_image(job.src, cfg.max_pixels))
+            data = read_file_bytes(job.src, max_bytes)
+            taken = decoded_bytes_estimate(data)
+            if taken and not budget.take(taken, stop):
+                break
+            item = colorizer.prepare(decode_image(data, job.src, cfg.max_pixels))
         except ImageError as exc:
             item = exc
         except MemoryError:
             item = ImageError(job.src, "not enough memory to decode this photo")
         except Exception as exc:  # an unexpected decoder failure is this file's, not the batch's
             item = ImageError(job.src, f"{type(exc).__name__}: {exc}")
+        data = None
         nbytes = 0 if isinstance(item, ImageError) else _prepared_bytes(item)
-        if nbytes and not budget.take(nbytes, stop):
-            break
+        budget.adjust(nbytes - taken)
         while not stop.is_set():
             try:
                 out_q.put((job, item, nbytes), timeout=0.1)

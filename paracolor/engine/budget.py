@@ -2,9 +2,10 @@
 
 The prefetch and write queues are bounded in items, which keeps memory flat over many small
 photos; a budget in bytes keeps it bounded over large ones too (a queue of eight 24 MP photos
-is 800 MB). The decoder takes a photo's bytes from the budget once it is decoded and the writer
-gives them back once the photo is written, so every photo in a queue, a batch or a pending
-ticket is counted. A photo larger than the whole budget still runs, alone.
+is 800 MB). The decoder takes a photo's bytes from the budget before decoding it (estimated from
+its header, then corrected) and the writer gives them back once the photo is written, so every
+photo being decoded, queued, batched or pending is counted. A photo larger than the whole budget
+still runs, alone.
 """
 
 from __future__ import annotations
@@ -43,6 +44,15 @@ class ByteBudget:
             self.used += n
             self.peak = max(self.peak, self.used)
             return True
+
+    def adjust(self, delta: int) -> None:
+        """Correct what one holder took (an estimate) by ``delta`` bytes, without waiting."""
+        if delta > 0:
+            with self._cond:
+                self.used += delta
+                self.peak = max(self.peak, self.used)
+        elif delta < 0:
+            self.give(-delta)
 
     def give(self, n: int) -> None:
         with self._cond:

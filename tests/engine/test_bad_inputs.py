@@ -186,15 +186,15 @@ def test_ctrl_c_ends_the_run_while_a_read_blocks(tiny_model_dir, photos, tmp_pat
     """A decoder stuck in a read (a stalled network mount) does not keep Ctrl-C from ending it."""
     import paracolor.engine.batch as b
 
-    real, stuck = b.read_image, threading.Event()
+    real, stuck = b.read_file_bytes, threading.Event()
 
-    def read(path, max_pixels):
+    def read(path, max_bytes):
         if Path(path).name == "b.jpg":
             stuck.set()
             threading.Event().wait(120)  # never returns in time
-        return real(path, max_pixels)
+        return real(path, max_bytes)
 
-    monkeypatch.setattr(b, "read_image", read)
+    monkeypatch.setattr(b, "read_file_bytes", read)
     threading.Thread(target=lambda: stuck.wait(30) and time.sleep(0.3) or os.kill(os.getpid(), signal.SIGINT), daemon=True).start()
     t0 = time.monotonic()
     res = colorize(tiny_model_dir, photos, "-o", tmp_path / "out")
@@ -324,7 +324,7 @@ def test_graph_with_wrong_input_fails_once_up_front(tiny_model_dir, photos, tmp_
         _rehash(model, card, "fg")
 
     model = _model_copy(tiny_model_dir, tmp_path, edit)
-    monkeypatch.setattr(batch, "read_image", lambda *a: pytest.fail("a photo was read before the model was checked"))
+    monkeypatch.setattr(batch, "read_file_bytes", lambda *a: pytest.fail("a photo was read before the model was checked"))
     res = colorize(model, photos, "-o", tmp_path / "out")
     assert res.exit_code == 1 and "fg.onnx: graph inputs are ['X'], expected ['L']" in res.output
     assert len(res.output.strip().splitlines()) == 1
