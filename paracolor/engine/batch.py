@@ -197,12 +197,14 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
     # (each re-run would colorize the last one's outputs again, one suffix deeper)
     produced = {t.resolve(): src for src, targets in planned for t in targets.values()}
     inputs: dict[Path, Path] = {}
+    shadowed: set[Path] = set()  # found as inputs, taken as outputs: kept, but never replaced
     kept = []
     for src, targets in planned:
         key = src.resolve()
         maker = produced.get(key)
         if maker is not None and maker.resolve() != key and key not in named:
             summary.skipped.append({"path": str(src), "reason": f"an output name of {maker} in this run, not colorized again"})
+            shadowed.add(key)
             continue
         inputs[key] = src
         kept.append((src, targets))
@@ -217,6 +219,8 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
             shown = targets[tag]
             if t in inputs:
                 why = f"output {shown} would overwrite an input file"
+            elif t in shadowed and cfg.overwrite:  # it may be a photo of the user's, not an earlier output
+                why = f"output {shown} would replace a file found among the inputs (use another -o, or remove it to redo it)"
             elif not t.is_relative_to(out_root):
                 why = f"output {shown} would be outside the output folder {out_dir}"
             elif t in claimed:
@@ -292,7 +296,7 @@ def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event, bu
         taken = 0
         try:
             data = read_file_bytes(job.src, max_bytes)
-            taken = decoded_bytes_estimate(data)
+            taken = decoded_bytes_estimate(data, cfg.max_pixels)
             if taken and not budget.take(taken, stop):
                 break
             item = colorizer.prepare(decode_image(data, job.src, cfg.max_pixels))

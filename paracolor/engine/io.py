@@ -207,12 +207,13 @@ def file_kind(mode: int) -> str:
     return "not a regular file"
 
 
-def decoded_bytes_estimate(data: bytes) -> int:
-    """Bytes a photo will hold once decoded and prepared, from its header (0 if unknown): three
-    8-bit channels and the 8-bit L plane per pixel. 16-bit, alpha or grey photos differ; the
-    folder job corrects the estimate once the photo is decoded."""
+def decoded_bytes_estimate(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Bytes a photo will hold once decoded and prepared, from its header (0 if unknown, or if
+    above ``max_pixels``, which decoding refuses): three 8-bit channels and the 8-bit L plane
+    per pixel. 16-bit, alpha or grey photos differ; the folder job corrects the estimate once
+    the photo is decoded."""
     size = _probe("<bytes>", data)[0]
-    return size[0] * size[1] * 4 if size else 0
+    return size[0] * size[1] * 4 if size and size[0] * size[1] <= max_pixels else 0
 
 
 def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:

@@ -368,6 +368,12 @@ def test_output_folder_equal_to_the_input_folder_with_suffix(tiny_model_dir, pho
     assert "a_c.jpg: an output name of" in res.output
     assert sorted(p.name for p in photos.iterdir()) == ["a.jpg", "a_c.jpg", "b.jpg", "b_c.jpg"]  # no _c_c
     assert all(_hashes(photos)[p] == h for p, h in before.items())
+    # a file found among the inputs is never replaced, even when it has an output's name: it
+    # may be the user's own photo (a_c.jpg), so --overwrite does not reach it
+    kept = _hashes(photos)
+    res = colorize(tiny_model_dir, photos, "-o", photos, "--suffix", "_c", "--overwrite")
+    assert res.exit_code == 1 and "a_c.jpg would replace a file found among the inputs" in res.output
+    assert _hashes(photos) == kept
 
 
 # -- check before working ------------------------------------------------------------------------
