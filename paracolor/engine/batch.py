@@ -191,7 +191,8 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
     found = find_images(cfg.inputs, exclude=out_dir, problems=problems)
     for u in problems:
         (summary.failed if u.failed else summary.skipped).append({"path": u.path, "reason": u.reason})
-    named = {Path(a).resolve() for a in cfg.inputs if Path(a).is_file()}
+    args = {str(Path(a)) for a in cfg.inputs}
+    named = {p.resolve() for p, _ in found if str(p) in args}  # files named on the command line
     planned = [(src, output_targets(src, base, cfg)) for src, base in found]
     # a walked file that this run writes for another input is that run's output, not an input
     # (each re-run would colorize the last one's outputs again, one suffix deeper)

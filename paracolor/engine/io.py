@@ -447,6 +447,11 @@ def find_images(inputs, recursive: bool = True, exclude=None, problems: list | N
     for arg in inputs:
         arg = str(arg)
         p = Path(arg)
+        try:
+            p.exists()  # pathlib lets EACCES through: a folder above that may not be searched
+        except PermissionError:
+            problems.append(Unlisted(arg, "permission denied (a folder above it may not be entered)", failed=True))
+            continue
         if p.is_dir():
             for f in _walk(p, recursive, skip_dir, problems):
                 add(f, p)

@@ -65,8 +65,8 @@ def colorize(model, *args, inputs_change=False, live_temp=False):
     hashed before and after), and no temporary file left in the output folder."""
     args = [str(a) for a in args]
     out = Path(args[args.index("-o") + 1]) if "-o" in args else None
-    first_option = next((i for i, a in enumerate(args) if a.startswith("-") and not Path(a).exists()), len(args))
-    named = [Path(a) for a in args[:first_option] if Path(a).exists()]  # the inputs come first in every case
+    first_option = next((i for i, a in enumerate(args) if a.startswith("-") and not os.path.exists(a)), len(args))
+    named = [Path(a) for a in args[:first_option] if os.path.exists(a)]  # the inputs come first in every case
     before = _hashes(*[p for p in named if p.is_dir()]) | {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in named if p.is_file()}
     with _deadline(60):
         res = CliRunner().invoke(main, ["colorize", *args, "--model", str(model), "--quiet"])
@@ -419,11 +419,20 @@ def test_unreadable_folders_and_broken_links_are_reported(tiny_model_dir, photos
             raise PermissionError(13, "Permission denied", str(path))
         return real(path)
 
+    behind = tmp_path / "unsearchable" / "d.jpg"
+    real_stat = Path.stat
+
+    def stat(self, *a, **k):  # a named file in a folder that may not be entered
+        if self == behind:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real_stat(self, *a, **k)
+
     monkeypatch.setattr(os, "scandir", scandir)
+    monkeypatch.setattr(Path, "stat", stat)
     report = tmp_path / "r.json"
-    res = colorize(tiny_model_dir, photos, locked, photos / "dangling.jpg", "-o", tmp_path / "out", "--report", report)
+    res = colorize(tiny_model_dir, photos, locked, photos / "dangling.jpg", behind, "-o", tmp_path / "out", "--report", report)
     failed, skipped, _ = _report(report)
-    assert res.exit_code == 1
+    assert res.exit_code == 1 and "permission denied" in failed["d.jpg"]
     assert failed["locked"].startswith("cannot read folder (permission denied)")  # walked and named: both reported
     assert sum("cannot read folder" in f["reason"] for f in json.loads(report.read_text())["failed"]) == 2
     assert "broken symbolic link" in skipped["dangling.jpg"] and "broken symbolic link" in failed["dangling.jpg"]

@@ -140,3 +140,26 @@ def test_read_refuses_non_regular_files(tmp_path):
         read_image(tmp_path / "p.png")
     with pytest.raises(ImageError, match="character device"):
         read_image("/dev/zero")
+
+
+def test_a_named_path_behind_an_unsearchable_folder_is_reported(tmp_path, monkeypatch):
+    """pathlib raises EACCES from exists()/is_dir(): a failed entry, not a traceback (simulated:
+    root may enter any folder)."""
+    from pathlib import Path
+
+    from paracolor.engine.io import Unlisted
+
+    hidden = tmp_path / "locked" / "x.jpg"
+    real = Path.stat
+
+    def stat(self, *a, **k):
+        if self == hidden:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    write_photo(tmp_path / "a.jpg")
+    problems: list[Unlisted] = []
+    found = find_images([hidden, tmp_path / "a.jpg"], problems=problems)
+    assert [p.name for p, _ in found] == ["a.jpg"]
+    assert problems[0].failed and "permission denied" in problems[0].reason
