@@ -11,7 +11,7 @@ import click
 
 from . import __version__
 from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES
-from .errors import ParacolorError
+from .errors import ParacolorError, printable
 
 
 class _Group(click.Group):
@@ -22,7 +22,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except ParacolorError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(printable(exc)) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -197,6 +197,8 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("--resume", is_flag=True, help="Continue a stopped run: skip complete outputs, remove stale temporary files.")
 @click.option("--save-stages", is_flag=True, help="Also write the foreground and background results (_fg, _bg).")
 @click.option("--max-pixels", default=268_000_000, show_default=True, help="Refuse larger images (decompression bombs).")
+@click.option("--queue-mb", default=512, show_default=True, help="Decoded photos held between decoding and writing, in MiB.")
+@click.option("--no-verify-model", is_flag=True, help="Skip checking the graphs against the sha256 in model.json.")
 @click.option("--report", type=click.Path(dir_okay=False), default=None, help="Write a JSON report of every file.")
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, help="Run on Ray: a local instance, or the cluster at ADDRESS (needs the [ray] extra).")
@@ -207,7 +209,7 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("--crf", type=int, default=None, help="Videos: constant quality (default 18 for H.264; 0: lossless).")
 @click.option("--video-bitrate", default=None, help="Videos: average bitrate instead of --crf, e.g. 4M.")
 @click.option("--video-preset", default=None, help="Videos: encoder speed preset (x264: medium by default; veryfast is about 2x faster at 1080p).")
-def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, report, threads, ray_address, ray_workers, quiet, temporal, video_codec, crf, video_bitrate, video_preset):
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, queue_mb, no_verify_model, report, threads, ray_address, ray_workers, quiet, temporal, video_codec, crf, video_bitrate, video_preset):
     """Colorize greyscale photos and videos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.config import EngineConfig
@@ -215,10 +217,10 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
 
     if engines and not model_dir and (Path(engines) / "model.json").is_file():
         model_dir = engines  # a bundle or built model folder describes its own model
-    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=max(batch_size, 1))
+    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=min(max(batch_size, 1), 256), verify_model=not no_verify_model)
     cfg = ColorizeConfig(
         inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
-        overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,
+        overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, queue_bytes=queue_mb << 20, report=report, progress=not quiet,
         video=video_config(temporal == "on", video_codec, crf, video_bitrate, video_preset),
     )
     if ray_address is not None:
@@ -236,10 +238,15 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
 def _print_summary(summary):
     rate = len(summary.done) / summary.seconds if summary.seconds > 0 else 0.0
     click.echo(f"done {len(summary.done)}, skipped {len(summary.skipped)}, failed {len(summary.failed)} in {summary.seconds:.1f} s ({rate:.2f} img/s)")
+    for item in summary.done:  # file names are escaped: a name may hold terminal control sequences
+        for note in item.get("notes", ()):
+            click.echo(f"  note    {printable(item['path'])}: {printable(note)}")
     for item in summary.skipped:
-        click.echo(f"  skipped {item['path']}: {item['reason']}")
+        click.echo(f"  skipped {printable(item['path'])}: {printable(item['reason'])}")
     for item in summary.failed:
-        click.echo(f"  FAILED  {item['path']}: {item['reason']}", err=True)
+        click.echo(f"  FAILED  {printable(item['path'])}: {printable(item['reason'])}", err=True)
+    if getattr(summary, "report_error", None):
+        click.echo(f"report not written: {printable(summary.report_error)}", err=True)
     if summary.interrupted:
         click.echo("interrupted: finished outputs are complete and no partial file is left; run again with --resume to continue", err=True)
 

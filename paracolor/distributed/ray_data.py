@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..engine.batch import ColorizeConfig, Summary, output_path, plan_jobs, skip_reason, write_report
-from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError, atomic_write, decode_image, encode_image
+from ..engine.batch import ColorizeConfig, Summary, check_report_path, output_path, plan_jobs, skip_reason, write_report
+from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError, atomic_write, decode_image, encode_image, max_file_bytes, read_file_bytes
+from ..engine.outfolder import FolderLock, check_writable
+from ..engine.pipeline import non_finite
 from ..errors import ConfigError, MissingDependency
 
 INSTALL_HINT = "Ray is not installed: pip install 'paracolor[ray]' (or: pip install 'ray[data]')"
@@ -79,9 +81,8 @@ class ColorizeActor:
             self.out_fs = pafs.FileSystem.from_uri(out_uri)[0] if out_uri else None
 
     def _read(self, src: str) -> bytes:
-        if self.in_fs is None:
-            with open(src, "rb") as f:
-                return f.read()
+        if self.in_fs is None:  # regular files only, size-bounded (a FIFO or /dev/zero is refused)
+            return read_file_bytes(src, max_file_bytes(self.cfg.max_pixels))
         with self.in_fs.open_input_stream(src) as f:
             return f.read()
 
@@ -109,13 +110,19 @@ class ColorizeActor:
                 reason[i] = f"cannot read file ({exc})"
         if prepared:
             try:
-                results = self.colorizer.run([p for _, p in prepared], stages=False)
+                out = self.colorizer.infer(np.stack([p.L_net for _, p in prepared]))
             except Exception as exc:  # the batch's inference failed: every file in it reports it
                 for i, _ in prepared:
                     reason[i] = f"inference failed: {type(exc).__name__}: {exc}"
-                results = []
-            for (i, _), res in zip(prepared, results):
+                prepared = []
+            for k, (i, prep) in enumerate(prepared):
+                ab = {name: v[k] for name, v in out.items()}
+                bad = non_finite(ab)  # NaN or infinities: this photo fails, nothing is written
+                if bad:
+                    reason[i] = bad
+                    continue
                 try:
+                    res = self.colorizer.colorized(prep, ab)
                     fmt = PurePosixPath(dsts[i]).suffix.lstrip(".")
                     self._write(dsts[i], encode_image(res.bgr, fmt, res.alpha, self.cfg.quality))
                     status[i] = "done"
@@ -134,10 +141,30 @@ def colorize_ray(cfg: ColorizeConfig, address: str | None = None, workers: int |
     if len(cfg.inputs) != 1:
         raise ConfigError("--ray takes one INPUT (a folder, file or URI)")
     remote_in = _is_uri(cfg.inputs[0])
-    if remote_in:
-        jobs = _remote_jobs(cfg, summary)
-    else:
-        jobs = [{"src": str(j.src), "dst": str(j.dst)} for j in plan_jobs(cfg, summary)]
+    check_report_path(cfg)
+    lock = None
+    if not _is_uri(cfg.output_dir):  # a local output folder: checked and locked as in a local run
+        check_writable(Path(cfg.output_dir))
+        lock = FolderLock(Path(cfg.output_dir)).__enter__()
+    try:
+        if remote_in:
+            jobs = _remote_jobs(cfg, summary)
+        else:
+            jobs = [{"src": str(j.src), "dst": str(j.dst)} for j in plan_jobs(cfg, summary)]
+        _run_on_ray(ray, cfg, jobs, address, workers, remote_in, summary)
+    finally:
+        if lock is not None:
+            lock.release()
+    summary.seconds = time.perf_counter() - t0
+    if cfg.report:
+        try:
+            write_report(cfg.report, summary)
+        except (ImageError, OSError) as exc:
+            summary.report_error = str(exc)
+    return summary
+
+
+def _run_on_ray(ray, cfg: ColorizeConfig, jobs: list[dict], address, workers, remote_in: bool, summary: Summary) -> None:
     if jobs:
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -162,7 +189,3 @@ def colorize_ray(cfg: ColorizeConfig, address: str | None = None, workers: int |
                 summary.done.append({"path": row["src"], "output": row["dst"]})
             else:
                 summary.failed.append({"path": row["src"], "reason": row["reason"]})
-    summary.seconds = time.perf_counter() - t0
-    if cfg.report:
-        write_report(cfg.report, summary)
-    return summary

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from ..choices import BACKENDS, CUDA_BINDINGS, MEMORY_MODES, PRECISIONS, SCHEDULES, check
 from ..errors import ConfigError
 
+#: the largest network input size (the default model runs at 256; memory grows with size^2)
+MAX_SIZE = 1024
+
 
 @dataclass
 class EngineConfig:
@@ -24,6 +27,7 @@ class EngineConfig:
     memory_mode: str | None = None  # device | zero-copy | auto; None: $PARACOLOR_MEMORY_MODE, else auto
     cuda_graphs: bool = False
     max_batch: int = 8  # GPU buffers (torch on CUDA); TensorRT takes its engines' profile
+    verify_model: bool = True  # check each graph's sha256 against model.json (once per file and process)
 
     def __post_init__(self):
         check("backend", self.backend, BACKENDS)
@@ -32,7 +36,13 @@ class EngineConfig:
         check("CUDA binding", self.cuda_binding, CUDA_BINDINGS)
         if self.memory_mode is not None:
             check("memory mode", self.memory_mode, MEMORY_MODES)
-        if self.size is not None and (self.size < 32 or self.size % 32):
-            raise ConfigError(f"size must be a positive multiple of 32, got {self.size}")
+        if self.size is not None and (self.size < 32 or self.size % 32 or self.size > MAX_SIZE):
+            # memory grows with the square of the size: a slip such as --size 25600 is refused
+            # here instead of being killed by the kernel after taking all memory
+            raise ConfigError(f"size must be a multiple of 32 from 32 to {MAX_SIZE}, got {self.size}")
+        if not 1 <= self.max_batch <= 256:
+            raise ConfigError(f"max batch must be 1 to 256, got {self.max_batch}")
+        if self.threads is not None and not 1 <= self.threads <= 1024:
+            raise ConfigError(f"threads must be 1 to 1024, got {self.threads}")
         if self.backend == "tensorrt" and not self.engines:
             raise ConfigError("the tensorrt backend needs --engines DIR (built with 'paracolor build')")

@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import stat
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
@@ -22,6 +23,16 @@ from ..errors import ParacolorError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".jp2", ".pgm", ".ppm", ".pnm")
 #: default refusal limit against decompression bombs (about 16k x 16k)
 DEFAULT_MAX_PIXELS = 268_000_000
+#: the highest --max-pixels accepted: OpenCV's codecs index with 32-bit ints, and one such photo
+#: already needs about 10 GB to finish
+MAX_PIXELS_CEILING = 1_000_000_000
+
+
+def max_file_bytes(max_pixels: int) -> int:
+    """The largest input file read: an uncompressed 16-bit RGBA image of ``max_pixels`` plus
+    16 MiB of metadata. No image file within the pixel limit is larger, so the limit refuses
+    only files that could not decode (a growing log, a disk image named .jpg) before reading them."""
+    return max_pixels * 8 + (16 << 20)
 
 @functools.cache
 def _file_mode() -> int:
@@ -62,6 +73,7 @@ class DecodedImage:
     pixels: np.ndarray  # (H, W, 3) RGB, uint8 or uint16; a read-only view for decoded files
     grey: bool = False  # the file itself was single-channel
     alpha: np.ndarray | None = None  # (H, W) in the source's integer type, if the file had one
+    notes: list[str] = field(default_factory=list)  # what the user should know (frames dropped, clipping)
 
     @property
     def bit_depth(self) -> int:
@@ -95,8 +107,9 @@ class DecodedImage:
 _EXIF_ORIENTATION = 0x0112
 
 
-def _probe(path, data: bytes) -> tuple[tuple[int, int] | None, int]:
-    """(width, height) from the header without decoding pixels, and the EXIF orientation."""
+def _probe(path, data: bytes) -> tuple[tuple[int, int] | None, int, int]:
+    """(width, height) from the header without decoding pixels, the EXIF orientation, and the
+    number of frames (pages of a TIFF, frames of a GIF/WebP/APNG; 1 for still images)."""
     import io
 
     from PIL import Image, UnidentifiedImageError
@@ -110,9 +123,13 @@ def _probe(path, data: bytes) -> tuple[tuple[int, int] | None, int]:
                 orientation = int(im.getexif().get(_EXIF_ORIENTATION, 1))
             except Exception:  # malformed EXIF must not stop an otherwise good photo
                 orientation = 1
-            return size, orientation
+            try:  # TIFF pages are counted from the IFD chain, GIF frames by a scan: no pixels decoded
+                frames = int(getattr(im, "n_frames", 1))
+            except Exception:
+                frames = 1
+            return size, orientation, frames
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return None, 1
+        return None, 1, 1
 
 
 def _apply_orientation(img: np.ndarray, orientation: int) -> np.ndarray:
@@ -133,20 +150,70 @@ def read_image(path, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
     """Decode a photo file (any common format, 8/16-bit, grey/colour, alpha, EXIF orientation).
 
     Raises :class:`ImageError` for a missing, unreadable, empty, corrupt, oversized or
-    non-image file. The file is only read, never modified.
+    non-image file, and for anything but a regular file. The file is only read, never modified.
+    """
+    return decode_image(read_file_bytes(path, max_file_bytes(max_pixels)), path, max_pixels)
+
+
+def read_file_bytes(path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most ``max_bytes``; an :class:`ImageError` otherwise.
+
+    The file is opened non-blocking and checked on the open descriptor (not by name first), so
+    a FIFO or device -- named as an input or swapped in for one during a run -- is refused
+    instead of blocking forever (a FIFO without a writer) or reading without end (/dev/zero).
     """
     path = Path(path)
     try:
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
-        raise ImageError(path, "file not found") from None
+        why = "broken symbolic link" if path.is_symlink() else "file not found"
+        raise ImageError(path, why) from None
     except IsADirectoryError:
         raise ImageError(path, "is a directory, not an image") from None
     except PermissionError:
         raise ImageError(path, "permission denied (file is not readable)") from None
     except OSError as exc:
         raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
-    return decode_image(data, path, max_pixels)
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageError(path, "is a directory, not an image")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(path, f"not a regular file ({file_kind(st.st_mode)}); only regular files are read")
+        if st.st_size > max_bytes:
+            raise ImageError(path, f"file is {st.st_size:,} bytes, above the {max_bytes:,} that an image within --max-pixels can need")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        with os.fdopen(fd, "rb", closefd=True) as f:
+            fd = -1
+            data = f.read(max_bytes + 1)  # a file that grows while read stops at the limit
+    except PermissionError:
+        raise ImageError(path, "permission denied (file is not readable)") from None
+    except OSError as exc:
+        raise ImageError(path, f"cannot read file ({exc.strerror or exc})") from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+    if len(data) > max_bytes:
+        raise ImageError(path, f"file grew past {max_bytes:,} bytes while being read")
+    return data
+
+
+def file_kind(mode: int) -> str:
+    """A word for a file type that is not a regular file."""
+    for test, word in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory")):
+        if test(mode):
+            return word
+    return "not a regular file"
+
+
+def decoded_bytes_estimate(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> int:
+    """Bytes a photo will hold once decoded and prepared, from its header (0 if unknown, or if
+    above ``max_pixels``, which decoding refuses): three 8-bit channels and the 8-bit L plane
+    per pixel. 16-bit, alpha or grey photos differ; the folder job corrects the estimate once
+    the photo is decoded."""
+    size = _probe("<bytes>", data)[0]
+    return size[0] * size[1] * 4 if size and size[0] * size[1] <= max_pixels else 0
 
 
 def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
@@ -156,18 +223,30 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
     truncated = _truncation(data)
     if truncated:
         raise ImageError(path, truncated)
-    size, orientation = _probe(path, data)
+    size, orientation, frames = _probe(path, data)
     if size is not None and size[0] * size[1] > max_pixels:
         raise ImageError(
             path, f"image is {size[0]}x{size[1]} = {size[0] * size[1]:,} pixels, above the limit of {max_pixels:,}"
             " (possible decompression bomb; raise --max-pixels to allow it)"
         )
+    short = _jpeg_too_short(data)
+    if short:
+        raise ImageError(path, short)
+    notes = []
+    if frames > 1 and data[:2] != b"\xff\xd8":  # a JPEG's extra pictures (MPO) are previews or depth maps, not frames
+        kind = "pages" if data[:4] in (b"II*\x00", b"MM\x00*") else "frames"
+        notes.append(f"{frames} {kind}: only the first was colorized")
     img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if img is None or img.size == 0:
         why = "not a decodable image (corrupt, truncated or unsupported format)"
         raise ImageError(path, why)
     if img.dtype not in (np.uint8, np.uint16):
         if img.dtype == np.float32:
+            if not np.isfinite(img).all():
+                raise ImageError(path, "float image holds NaN or infinite values")
+            lo, hi = float(img.min()), float(img.max())
+            if lo < 0 or hi > 1:  # HDR: not tone-mapped; the user is told what was lost
+                notes.append(f"high-dynamic-range float image (values {lo:.3g} to {hi:.3g}): clipped to 0-1, not tone-mapped")
             img = np.clip(img, 0, 1)
             img = (img * 65535 + 0.5).astype(np.uint16)
         else:
@@ -186,7 +265,7 @@ def decode_image(data: bytes, path="<bytes>", max_pixels: int = DEFAULT_MAX_PIXE
         rgb = img[..., 2::-1]  # OpenCV's BGR(A), channel-reversed
     # greyscale photos are often stored as three equal channels: knowing it lets the engine
     # take L from a 256-entry table instead of a full-resolution colour conversion
-    return DecodedImage(str(path), rgb, grey or _equal_channels(rgb), alpha)
+    return DecodedImage(str(path), rgb, grey or _equal_channels(rgb), alpha, notes)
 
 
 def _equal_channels(rgb: np.ndarray) -> bool:
@@ -209,6 +288,51 @@ def _truncation(data: bytes) -> str | None:
     elif data[:8] == b"\x89PNG\r\n\x1a\n":
         if data.rfind(b"IEND") < 0:
             return "truncated PNG (no IEND chunk)"
+    return None
+
+
+#: start-of-frame markers of Huffman-coded JPEGs (baseline, extended, progressive, lossless);
+#: arithmetic-coded ones (0xC9-0xCB) can code a flat block in under a bit and are not checked
+_HUFFMAN_SOF = {0xC0, 0xC1, 0xC2, 0xC3}
+
+
+def _jpeg_too_short(data: bytes) -> str | None:
+    """A reason if a Huffman JPEG holds fewer bytes than its declared size needs.
+
+    Every 8x8 block of the first component codes at least its DC difference, one Huffman code of
+    one bit or more, so the entropy-coded data holds at least blocks/8 bytes. A header that
+    declares 20000x20000 in a few KB is corrupt; libjpeg would "decode" it, filling 400 MB grey.
+    """
+    if data[:2] != b"\xff\xd8":
+        return None
+    i, n = 2, len(data)
+    while i + 9 < n:
+        if data[i] != 0xFF:
+            return None  # not at a marker: leave the judgement to the decoder
+        marker = data[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        length = int.from_bytes(data[i + 2 : i + 4], "big")
+        if marker in _HUFFMAN_SOF:
+            h, w = int.from_bytes(data[i + 5 : i + 7], "big"), int.from_bytes(data[i + 7 : i + 9], "big")
+            if data[i + 9] < 1 or i + 11 >= n:
+                return None
+            hs, vs = data[i + 11] >> 4, data[i + 11] & 15  # first component's sampling factors
+            hmax = vmax = 1
+            for c in range(data[i + 9]):
+                if i + 11 + 3 * c < n:
+                    hmax, vmax = max(hmax, data[i + 11 + 3 * c] >> 4), max(vmax, data[i + 11 + 3 * c] & 15)
+            bw, bh = -(-w * max(hs, 1) // (8 * hmax)), -(-h * max(vs, 1) // (8 * vmax))
+            need = bw * bh // 8
+            sos = data.find(b"\xff\xda", i)
+            have = n - sos if sos >= 0 else 0
+            if need > have:
+                return f"corrupt JPEG: the header declares {w}x{h} but the file holds {have:,} bytes of image data, fewer than the {need:,} that size needs"
+            return None
+        if marker == 0xDA or length < 2:
+            return None
+        i += 2 + length
     return None
 
 
@@ -288,15 +412,31 @@ def is_image_path(path) -> bool:
     return Path(path).suffix.lower() in IMAGE_EXTENSIONS
 
 
-def find_images(inputs, recursive: bool = True) -> list[tuple[Path, Path]]:
+@dataclass
+class Unlisted:
+    """A path met while listing inputs that is not colorized: ``failed`` (a folder that cannot
+    be read) or not (a skipped broken link, FIFO, device, or the output folder)."""
+
+    path: str
+    reason: str
+    failed: bool = False
+
+
+def find_images(inputs, recursive: bool = True, exclude=None, problems: list | None = None) -> list[tuple[Path, Path]]:
     """Expand files, folders and glob patterns into ``(image_path, base_folder)`` pairs.
 
     ``base_folder`` is the folder argument the image was found under (its parent for a plain
     file), so outputs can mirror the input tree. Order is stable (sorted per argument), and an
     image named twice is listed once. A pattern or path matching nothing raises ``ImageError``.
+
+    Walking a folder skips ``exclude`` (a folder, e.g. the run's output folder inside an input
+    folder, so a re-run does not colorize its own outputs). Unreadable folders, broken links and
+    files that are not regular files are appended to ``problems`` (:class:`Unlisted`) when given.
     """
     found: list[tuple[Path, Path]] = []
     seen: set[Path] = set()
+    skip_dir = Path(exclude).resolve() if exclude is not None else None
+    problems = problems if problems is not None else []
 
     def add(p: Path, base: Path):
         key = p.resolve()
@@ -307,23 +447,71 @@ def find_images(inputs, recursive: bool = True) -> list[tuple[Path, Path]]:
     for arg in inputs:
         arg = str(arg)
         p = Path(arg)
+        try:
+            p.exists()  # pathlib lets EACCES through: a folder above that may not be searched
+        except PermissionError:
+            problems.append(Unlisted(arg, "permission denied (a folder above it may not be entered)", failed=True))
+            continue
         if p.is_dir():
-            walker = p.rglob("*") if recursive else p.glob("*")
-            for f in sorted(walker):
-                if f.is_file() and is_image_path(f) and not f.name.startswith("."):
-                    add(f, p)
+            for f in _walk(p, recursive, skip_dir, problems):
+                add(f, p)
         elif p.exists():
             add(p, p.parent)
+        elif p.is_symlink():
+            problems.append(Unlisted(arg, "broken symbolic link (its target does not exist)", failed=True))
         elif glob.has_magic(arg):
             hits = sorted(Path(h) for h in glob.glob(arg, recursive=True))
             files = [h for h in hits if h.is_file() and is_image_path(h)]
             if not files:
                 raise ImageError(arg, "pattern matches no image files")
+            root = Path(_glob_root(arg)).resolve()
+            below = skip_dir is not None and skip_dir != root and skip_dir.is_relative_to(root)  # not when -o is the pattern's own folder
+            inside = [f for f in files if below and f.resolve().is_relative_to(skip_dir)]
+            if inside:
+                problems.append(Unlisted(str(skip_dir), f"the output folder of this run: {len(inside)} match(es) of {arg} there not colorized"))
             for f in files:
-                add(f, Path(_glob_root(arg)))
+                if f not in inside:
+                    add(f, Path(_glob_root(arg)))
         else:
             raise ImageError(arg, "no such file or folder")
     return found
+
+
+def _walk(top: Path, recursive: bool, skip_dir: Path | None, problems: list) -> list[Path]:
+    """Image files below ``top``, sorted; what is passed over goes to ``problems`` with why."""
+    out: list[Path] = []
+
+    def unreadable(exc: OSError):
+        why = "permission denied" if isinstance(exc, PermissionError) else (exc.strerror or str(exc))
+        problems.append(Unlisted(exc.filename or str(top), f"cannot read folder ({why}); its photos were not colorized", failed=True))
+
+    for folder, dirs, files in os.walk(top, onerror=unreadable, followlinks=False):
+        here = Path(folder)
+        if skip_dir is not None:
+            for d in list(dirs):
+                if (here / d).resolve() == skip_dir:
+                    dirs.remove(d)
+                    problems.append(Unlisted(str(here / d), "the output folder of this run (not walked)"))
+        dirs.sort()
+        if not recursive:
+            dirs.clear()
+        for name in files:
+            f = here / name
+            if name.startswith(".") or not is_image_path(f):
+                continue
+            try:
+                mode = f.stat().st_mode
+            except FileNotFoundError:
+                problems.append(Unlisted(str(f), "broken symbolic link (its target does not exist)"))
+                continue
+            except OSError as exc:
+                problems.append(Unlisted(str(f), f"cannot read file ({exc.strerror or exc})", failed=True))
+                continue
+            if stat.S_ISREG(mode):
+                out.append(f)
+            elif not stat.S_ISDIR(mode):
+                problems.append(Unlisted(str(f), f"not a regular file ({file_kind(mode)}); only regular files are read"))
+    return sorted(out)
 
 
 def _glob_root(pattern: str) -> str:

@@ -93,6 +93,14 @@ def network_L(image: DecodedImage, size: int) -> tuple[np.ndarray, np.ndarray]:
     return L_net[None], L_full
 
 
+def non_finite(ab: dict[str, np.ndarray]) -> str | None:
+    """Why one photo's network outputs cannot be used (NaN or infinities), or None."""
+    bad = sorted(k for k, v in ab.items() if not np.isfinite(v).all())
+    if bad:
+        return f"the model's output holds NaN or infinite values ({', '.join(bad)}): the graph is broken or was built wrongly; nothing was written"
+    return None
+
+
 class Colorizer:
     """Loads a model folder on the chosen backend and colorizes batches of decoded images.
 
@@ -103,7 +111,7 @@ class Colorizer:
         """``scheduler``: run on this one (e.g. a builder's candidate runners) instead of loading
         ``cfg``'s backend; the Colorizer closes it."""
         self.cfg = cfg = cfg or EngineConfig()
-        self.folder = ModelFolder.load(cfg.model_dir)
+        self.folder = ModelFolder.load(cfg.model_dir, verify=cfg.verify_model)
         self.size = cfg.size or self.folder.network_size(cfg.precision)
         if cfg.precision != "fp32" and self.size != self.folder.network_size(cfg.precision):
             raise ConfigError(

@@ -89,7 +89,7 @@ def test_gpu_loop_overlaps_when_photos_are_ready(tiny_model_dir, tmp_path):
     imgs = [read_image(write_photo(tmp_path / f"ready{i}.png", 50, 40, seed=i)) for i in range(5)]
     jobs = [type("J", (), {"src": f"ready{i}.png"})() for i in range(5)]
     for job, im in zip(jobs, imgs):
-        decoded.put((job, gpu.prepare(im)))
+        decoded.put((job, gpu.prepare(im), 0))
     decoded.put(batch_mod._DONE)
     finished = queue.Queue()
 
@@ -97,11 +97,12 @@ def test_gpu_loop_overlaps_when_photos_are_ready(tiny_model_dir, tmp_path):
         def update(self, n):
             pass
 
-    batch_mod._infer_loop(ColorizeConfig(inputs=[], output_dir="", batch_size=2), gpu, decoded, finished, batch_mod.Summary(), threading.Lock(), Bar())
+    budget = batch_mod.ByteBudget(1 << 30)
+    batch_mod._infer_loop(ColorizeConfig(inputs=[], output_dir="", batch_size=2), gpu, decoded, finished, batch_mod.Summary(), threading.Lock(), Bar(), budget)
     assert [e[0] for e in gpu.log] == ["submit", "submit", "collect", "submit", "collect", "collect"]
     got = [finished.get_nowait() for _ in range(5)]
     ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir)))
-    for (job, prep, ab), want in zip(got, ref.infer(np.stack([p.L_net for _, p, _ in got]))["ab"]):
+    for (job, prep, ab, _), want in zip(got, ref.infer(np.stack([p.L_net for _, p, _, _ in got]))["ab"]):
         assert np.array_equal(ab["ab"], want)
     gpu.close()
     ref.close()

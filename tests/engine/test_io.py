@@ -105,3 +105,61 @@ def test_find_images_folders_globs_files(tmp_path):
         find_images([tmp_path / "missing"])
     with pytest.raises(ImageError, match="matches no image"):
         find_images([str(tmp_path / "*.tif")])
+
+
+def test_flat_jpegs_pass_the_size_check(tmp_path):
+    """The smallest real JPEGs (flat, optimised, progressive) hold about two bits per block,
+    above the one-bit bound that flags headers declaring more than their data can hold."""
+    from paracolor.engine.io import _jpeg_too_short
+
+    for mode in ("L", "RGB", "CMYK"):
+        for kw in ({}, {"optimize": True, "progressive": True, "quality": 1}):
+            b = io.BytesIO()
+            Image.new(mode, (2000, 1500), (128,) * len(mode) if mode != "L" else 128).save(b, "JPEG", **kw)
+            assert _jpeg_too_short(b.getvalue()) is None, (mode, kw)
+
+
+def test_listing_reports_what_it_passes_over(tmp_path):
+    from paracolor.engine.io import Unlisted
+
+    write_photo(tmp_path / "in" / "a.jpg")
+    write_photo(tmp_path / "in" / "out" / "old.jpg")
+    (tmp_path / "in" / "gone.png").symlink_to(tmp_path / "missing.png")
+    os.mkfifo(tmp_path / "in" / "pipe.jpg")
+    problems: list[Unlisted] = []
+    found = find_images([tmp_path / "in"], exclude=tmp_path / "in" / "out", problems=problems)
+    assert [p.name for p, _ in found] == ["a.jpg"]
+    reasons = {os.path.basename(u.path): u.reason for u in problems}
+    assert "broken symbolic link" in reasons["gone.png"] and "FIFO" in reasons["pipe.jpg"] and "output folder" in reasons["out"]
+    assert not any(u.failed for u in problems)
+
+
+def test_read_refuses_non_regular_files(tmp_path):
+    os.mkfifo(tmp_path / "p.png")
+    with pytest.raises(ImageError, match="a FIFO"):
+        read_image(tmp_path / "p.png")
+    with pytest.raises(ImageError, match="character device"):
+        read_image("/dev/zero")
+
+
+def test_a_named_path_behind_an_unsearchable_folder_is_reported(tmp_path, monkeypatch):
+    """pathlib raises EACCES from exists()/is_dir(): a failed entry, not a traceback (simulated:
+    root may enter any folder)."""
+    from pathlib import Path
+
+    from paracolor.engine.io import Unlisted
+
+    hidden = tmp_path / "locked" / "x.jpg"
+    real = Path.stat
+
+    def stat(self, *a, **k):
+        if self == hidden:
+            raise PermissionError(13, "Permission denied", str(self))
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Path, "stat", stat)
+    write_photo(tmp_path / "a.jpg")
+    problems: list[Unlisted] = []
+    found = find_images([hidden, tmp_path / "a.jpg"], problems=problems)
+    assert [p.name for p, _ in found] == ["a.jpg"]
+    assert problems[0].failed and "permission denied" in problems[0].reason

@@ -75,7 +75,7 @@ def test_model_folder_errors(tmp_path, tiny_model_dir):
     with pytest.raises(ModelError, match="no model.json"):
         ModelFolder.load(tmp_path)
     (tmp_path / "model.json").write_text("{not json")
-    with pytest.raises(ModelError, match="unreadable"):
+    with pytest.raises(ModelError, match="model.json: not valid JSON"):
         ModelFolder.load(tmp_path)
     folder = ModelFolder.load(tiny_model_dir)
     with pytest.raises(ModelError, match="missing fp16 graph"):

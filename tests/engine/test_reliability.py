@@ -106,7 +106,8 @@ def test_unwritable_output_folder(tiny_model_dir, tmp_path):
     blocker = tmp_path / "not_a_dir"
     blocker.write_text("a file where the output folder should be")
     res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(blocker / "out"), "--model", str(tiny_model_dir), "--quiet"])
-    assert res.exit_code == 1 and "x.jpg: cannot write output folder" in res.output
+    # refused before the model is loaded or any photo computed, naming the folder
+    assert res.exit_code == 1 and "not_a_dir/out: cannot write the output folder" in res.output and "nothing was colorized" in res.output
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
@@ -143,11 +144,14 @@ def test_interrupt_leaves_no_partial_file_and_resumes(tiny_model_dir, tmp_path):
     summary = colorize_files(cfg, col)
     assert summary.interrupted and not summary.ok
     written = sorted(p.name for p in out.glob("*.jpg"))
-    assert written == [f"p{i}.jpg" for i in range(4)]  # two whole batches, nothing else
+    # at most the two batches computed before Ctrl-C: the photo being written is finished, the
+    # rest of the write queue is dropped so the run ends at once (--resume redoes them)
+    assert 1 <= len(written) <= 4 and written == [f"p{i}.jpg" for i in range(len(written))]
+    assert len(summary.done) == len(written)
     for p in out.glob("*.jpg"):
         assert cv2.imread(str(p)) is not None  # complete files
     res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_dir), "--resume", "--quiet"])
-    assert res.exit_code == 0 and "done 3, skipped 4" in res.output
+    assert res.exit_code == 0 and f"done {7 - len(written)}, skipped {len(written)}" in res.output
     assert sorted(p.name for p in out.iterdir()) == [f"p{i}.jpg" for i in range(7)]  # stale partial removed
 
 

@@ -40,6 +40,33 @@ class TensorIO:
         return self._outputs
 
 
+def check_io(runner: "TensorIO", inputs: dict[str, int], outputs: dict[str, int], size: int, where) -> None:
+    """Raise ``ValueError`` (the loader wraps it) unless the graph's declared inputs and outputs
+    have exactly these names, shape (N, channels, size, size) and a float type. A mis-built
+    graph then fails once, at load, instead of on every batch. Dynamic axes match any size."""
+
+    def fits(spec: TensorSpec, channels: int) -> str | None:
+        shape = tuple(spec.shape)
+        if len(shape) != 4:
+            return f"{spec.name!r} has {len(shape)} dimensions, expected 4 (N, {channels}, {size}, {size})"
+        want = (None, channels, size, size)
+        for axis, (have, exp) in enumerate(zip(shape, want)):
+            if exp is not None and isinstance(have, int) and have > 0 and have != exp:
+                return f"{spec.name!r} has shape {shape}, expected (N, {channels}, {size}, {size}) (axis {axis})"
+        if spec.dtype not in ("float32", "float16"):
+            return f"{spec.name!r} is {spec.dtype}, expected float32 or float16"
+        return None
+
+    for kind, specs, expected in (("inputs", runner.inputs, inputs), ("outputs", runner.outputs, outputs)):
+        names = [s.name for s in specs]
+        if sorted(names) != sorted(expected):
+            raise ValueError(f"{where}: graph {kind} are {names}, expected {sorted(expected)}")
+        for spec in specs:
+            why = fits(spec, expected[spec.name])
+            if why:
+                raise ValueError(f"{where}: graph input {why}" if kind == "inputs" else f"{where}: graph output {why}")
+
+
 class Runner(TensorIO, ABC):
     """One network on one backend."""
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from ...errors import MissingDependency
 from ..config import EngineConfig
-from ..modelfolder import ROLES, ModelError, ModelFolder
-from .base import Runner, TensorSpec
+from ..modelfolder import IO_NAMES, ROLES, ModelError, ModelFolder
+from .base import Runner, TensorSpec, check_io
 from .cpu_scheduler import StageScheduler
 
 _TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
@@ -76,7 +76,21 @@ class OrtRunner(Runner):
         return {**super().describe(), "path": str(self.path), "providers": providers, "device": "cuda" if providers[0] == "CUDAExecutionProvider" else "cpu"}
 
 
-def runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, OrtRunner]:
+#: channels of every tensor a role's graph reads and writes
+_CHANNELS = {"L": 1, "ab": 2, "ab_fg": 2, "ab_bg": 2}
+
+
+def _checked(runner: OrtRunner, role: str, size: int) -> OrtRunner:
+    """The runner, once its graph's inputs and outputs are those of ``role`` at ``size``."""
+    ins, outs = (("L",), ("ab_fg", "ab_bg")) if role == "fg+bg" else IO_NAMES[role]
+    try:
+        check_io(runner, {n: _CHANNELS[n] for n in ins}, {n: _CHANNELS[n] for n in outs}, size, runner.path)
+    except ValueError as exc:
+        raise ModelError(f"{exc} (the {role} graph does not fit this engine: re-export or rebuild it)") from None
+    return runner
+
+
+def runners(folder: ModelFolder, cfg: EngineConfig, size: int | None = None) -> dict[str, OrtRunner]:
     """One session per network of ``cfg``'s precision and schedule (fg_bg + fusion when merged)."""
     providers = pick_providers(cfg.device)
     cores = cfg.threads or os.cpu_count() or 1
@@ -84,16 +98,21 @@ def runners(folder: ModelFolder, cfg: EngineConfig) -> dict[str, OrtRunner]:
         merged = folder.root / cfg.precision / "fg_bg.onnx"
         if not merged.is_file():
             raise ModelError(f"{merged}: no merged fg+bg graph; run 'paracolor build --merge-fg-bg --precision {cfg.precision}'")
-        return {"fg_bg": OrtRunner(merged, "fg+bg", providers, cores), "fusion": OrtRunner(folder.onnx_path("fusion", cfg.precision), "fusion", providers, cores)}
-    # Two generators at once share the cores; run alone, each stage may use all of them.
-    gen_threads = max(1, cores // 2) if cfg.schedule == "parallel" else cores
-    threads = {"fg": gen_threads, "bg": gen_threads, "fusion": cores}
-    return {role: OrtRunner(folder.onnx_path(role, cfg.precision), role, providers, threads[role]) for role in ROLES}
+        made = {"fg_bg": OrtRunner(folder.verified(merged), "fg+bg", providers, cores), "fusion": OrtRunner(folder.onnx_path("fusion", cfg.precision), "fusion", providers, cores)}
+    else:
+        # Two generators at once share the cores; run alone, each stage may use all of them.
+        gen_threads = max(1, cores // 2) if cfg.schedule == "parallel" else cores
+        threads = {"fg": gen_threads, "bg": gen_threads, "fusion": cores}
+        made = {role: OrtRunner(folder.onnx_path(role, cfg.precision), role, providers, threads[role]) for role in ROLES}
+    if size is not None:
+        for r in made.values():
+            _checked(r, r.role, size)
+    return made
 
 
 def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StageScheduler:
     """The loader: the host scheduler over :func:`runners`."""
-    r = runners(folder, cfg)
+    r = runners(folder, cfg, size)
     if cfg.schedule == "merged":
         return StageScheduler(r["fg_bg"], None, r["fusion"], "merged")
     return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule)

@@ -59,8 +59,11 @@ class VideoJob:
     muxer: str
 
 
-def split_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[str]]:
+def split_inputs(inputs, exclude=None) -> tuple[list[tuple[Path, Path]], list[str]]:
     """(videos among ``inputs`` as (path, base folder), the inputs left for the photo job).
+
+    Videos inside the folder ``exclude`` (the run's output folder) are passed over when walking,
+    so a re-run with ``-o`` inside an input folder does not colorize its own outputs again.
 
     Folders are searched recursively for video files; a folder stays with the photo job when it
     also holds photos (or holds no video, so an empty folder is still the photo job's to report).
@@ -69,6 +72,13 @@ def split_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[str]]:
     videos: list[tuple[Path, Path]] = []
     rest: list[str] = []
     seen: set[Path] = set()
+    skip = Path(exclude).resolve() if exclude is not None else None
+
+    def walked(f: Path) -> bool:  # found by walking a folder or a glob, outside the output folder
+        try:
+            return f.is_file() and not f.name.startswith(".") and (skip is None or not f.resolve().is_relative_to(skip))
+        except OSError:  # unreadable: left to the photo job's walk, which reports it
+            return False
 
     def add(p: Path, base: Path):
         key = p.resolve()
@@ -78,20 +88,25 @@ def split_inputs(inputs) -> tuple[list[tuple[Path, Path]], list[str]]:
 
     for arg in map(str, inputs):
         p = Path(arg)
-        if p.is_dir():
-            files = [f for f in sorted(p.rglob("*")) if f.is_file() and not f.name.startswith(".")]
+        try:
+            is_dir, is_file = p.is_dir(), p.is_file()
+        except OSError:  # e.g. behind a folder that may not be entered: the photo job reports it
+            rest.append(arg)
+            continue
+        if is_dir:
+            files = [f for f in sorted(p.rglob("*")) if walked(f)]
             vids = [f for f in files if is_video_path(f)]
             for f in vids:
                 add(f, p)
             if not vids or any(is_image_path(f) for f in files):
                 rest.append(arg)
-        elif p.is_file():
+        elif is_file:
             if is_video_path(p):
                 add(p, p.parent)
             else:
                 rest.append(arg)
         elif glob.has_magic(arg):
-            hits = sorted(Path(h) for h in glob.glob(arg, recursive=True) if Path(h).is_file())
+            hits = sorted(Path(h) for h in glob.glob(arg, recursive=True) if walked(Path(h)))
             vids = [h for h in hits if is_video_path(h)]
             for f in vids:
                 add(f, Path(_glob_root(arg)))
@@ -115,6 +130,9 @@ def plan_videos(videos, cfg, summary) -> list[VideoJob]:
         muxer, ext = output_container(src)
         dst = out_dir / rel.parent / f"{rel.stem}{cfg.suffix}{ext}"
         key = dst.resolve()
+        if not key.is_relative_to(out_dir.resolve()):  # a '..' in a glob or a folder name climbs out of -o
+            dst = out_dir / f"{rel.stem}{cfg.suffix}{ext}"
+            key = dst.resolve()
         if key in inputs:
             summary.failed.append({"path": str(src), "reason": f"output {dst} would overwrite an input file"})
             continue
