@@ -21,7 +21,7 @@ import json
 import shutil
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, progress
 from ..choices import PRECISIONS, ROLES, check
 from ..engine.io import atomic_write
 from ..engine.modelfolder import ModelError, ModelFolder
@@ -98,7 +98,7 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
         "paracolor_version": __version__,
         "precision": precision,
         "roles": list(ROLES),
-        "files": {str(p.relative_to(out)): file_sha256(p) for p in files},
+        "files": {str(p.relative_to(out)): file_sha256(p) for p in progress.bar(files, desc="bundle checksums", unit="file", leave=False)},
     }
     atomic_write(out / "bundle.json", json.dumps(manifest, indent=1).encode(), overwrite=True)
     return manifest

