@@ -380,7 +380,9 @@ def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_flo
     report = run_calibrate(cfg)
     click.echo(f"calibrated on {report['images']} photos ({report['method']}); {len(report['images_skipped'])} files skipped")
     for role, info in report["roles"].items():
-        click.echo(f"{role}: cache {info['cache']}, {info['qdq_pairs']} Q/DQ pairs, float compute nodes: {', '.join(info['float_compute_nodes']) or 'none'}")
+        nodes = info["float_compute_nodes"]  # names with -v; calibration.json lists them
+        names = f": {', '.join(nodes)}" if nodes and logs.verbosity() >= logs.VERBOSE else ""
+        click.echo(f"{role}: cache {info['cache']}, {info['qdq_pairs']} Q/DQ pairs, {len(nodes)} compute nodes kept in float{names}")
     acc = report.get("accuracy")
     if acc:
         click.echo(
