@@ -81,7 +81,7 @@ def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str
         return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
     if backend == "torch":
         if not _has("torch"):
-            return "torch is not installed"
+            return "torch is not installed (pip install 'paracolor[train]')"
         if precision == "int8":
             return "the torch backend has no int8 path (int8 is a Q/DQ ONNX graph)"
         if precision == "fp16" and not _cuda_available():
