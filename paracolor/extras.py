@@ -25,7 +25,7 @@ EXTRA_MODULES: dict[str, tuple[str, ...]] = {
 }
 
 #: what a user on a machine without this workplace's wheels should know about torch
-TORCH_CPU_HINT = "for the CPU build of PyTorch (no CUDA download) install torch first from https://download.pytorch.org/whl/cpu"
+TORCH_CPU_HINT = "for the CPU build of PyTorch (no CUDA download), first: pip install torch --index-url https://download.pytorch.org/whl/cpu"
 
 
 def extra_for(module: str, prefer: str | None = None) -> str | None:

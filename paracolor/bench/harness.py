@@ -322,11 +322,11 @@ def run_bench(cfg: BenchConfig) -> dict:
         else:
             runnable.append(key)
     if skipped:
-        _say(cfg, f"{len(skipped)} configurations skipped on this machine:\n" + "\n".join(f"  {line}" for line in bench_plan.skip_summary(skipped)))
+        _say(cfg, f"{bench_plan.configurations(len(skipped))} skipped on this machine:\n" + "\n".join(f"  {line}" for line in bench_plan.skip_summary(skipped)))
     if runnable and cfg.progress:
         load_s, per_image = _probe(cfg, source, runnable[0])
         total = bench_plan.estimate_seconds([k["batch"] for k in runnable], cfg.num, cfg.warmup, load_s, per_image)
-        _say(cfg, f"{len(runnable)} configurations x {cfg.num} images (+ {cfg.warmup} warm-up batches each): about {bench_plan.duration(total)} "
+        _say(cfg, f"{bench_plan.configurations(len(runnable))} x {cfg.num} images (+ {cfg.warmup} warm-up batches each): about {bench_plan.duration(total)} "
                   f"(probe: {1000 * per_image:.0f} ms per image at batch 1, {load_s:.1f} s to load)")
     peak = measured_cpu_peak_gflops()
     gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and {"torch", "tensorrt"} & set(cfg.backends) else {}

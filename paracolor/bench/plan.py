@@ -23,6 +23,10 @@ def estimate_seconds(batches: list[int], num: int, warmup: int, load_s: float, s
     return sum(load_s + images_timed(b, num, warmup) * s_per_image for b in batches)
 
 
+def configurations(n: int) -> str:
+    return f"{n} configuration" + ("" if n == 1 else "s")
+
+
 def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{seconds:.0f} s"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import MissingDependency
 from ..extras import require
-from .plan import skip_summary
+from .plan import configurations, skip_summary
 
 
 def _label(r: dict) -> str:
@@ -49,7 +49,7 @@ def markdown(data: dict) -> str:
         lines += ["", f"FLOPs per image: {r0['gflops_per_image']:.2f} GFLOP ({data['flops_note']}). Peak: {peak_text}."]
     if data["skipped"]:
         # one line per reason (the JSON lists every configuration)
-        lines += ["", f"Skipped on this machine ({len(data['skipped'])} configurations):", ""]
+        lines += ["", f"Skipped on this machine ({configurations(len(data['skipped']))}):", ""]
         lines += [f"- {line}" for line in skip_summary(data["skipped"])]
     if data.get("notes"):
         lines += ["", *(f"Note: {n}" for n in data["notes"])]

@@ -56,7 +56,7 @@ def test_harness_estimates_and_summarises_skips_first(tiny_model_dir, photo_dir,
     data = run_bench(_small(tmp_path, tiny_model_dir, photo_dir))
     err = capsys.readouterr().err
     assert "3 configurations skipped on this machine:" in err and "2 x TensorRT is not importable" in err
-    head = err.index("1 configurations x 2 images")
+    head = err.index("1 configuration x 2 images")
     assert "about" in err[head:] and err.index("bench:") > head  # the estimate comes before the bar
     md = open(data["files"]["markdown"]).read()
     assert "Skipped on this machine (3 configurations):" in md
