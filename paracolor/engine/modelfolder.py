@@ -46,7 +46,7 @@ def make_graphs_hint(precision: str, merged: bool = False) -> str:
         cmd = "'paracolor calibrate --images PHOTOS -o DIR --target cpu'" + (f", then 'paracolor build --model DIR -o DIR --precision int8{merge} --no-engines'" if merged else "")
     else:
         cmd = f"'paracolor build -o DIR --precision {precision}{merge}'"
-    return f"make them with {cmd} (the builder needs pip install 'paracolor[build]'), then pass --model DIR"
+    return f"make the graphs with {cmd} (the builder needs pip install 'paracolor[build]'), then pass --model DIR"
 
 
 @dataclass
