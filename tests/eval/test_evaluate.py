@@ -81,3 +81,9 @@ def test_frechet_distance_matches_sqrtm_and_is_quiet_when_singular():
         warnings.simplefilter("error")
         same = frechet_distance(*statistics(few), *statistics(few))
     assert abs(same) < 1e-4
+
+
+def test_evaluate_shows_progress(tiny_model_dir, photo_dir, tmp_path, capsys):
+    evaluate(EvalConfig(photos=str(photo_dir), out_dir=str(tmp_path), model_dir=str(tiny_model_dir), fid=False, batch=2))
+    err = capsys.readouterr().err
+    assert "evaluate:" in err and "photo" in err  # minutes on a real set: never silent
