@@ -69,10 +69,10 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: not empty; choose a new folder for the bundle")
     src = ModelFolder.load(model_dir)
-    have = (src.root / precision / "build_report.json").is_file()
+    have = _built_with(src.root / precision / "build_report.json", attention)
     if not have:
         if precision == "int8":
-            raise ConfigError(f"{src.root}: no INT8 graphs; run 'paracolor calibrate' and 'paracolor build --precision int8' first")
+            raise ConfigError(f"{src.root}: no INT8 graphs built with --attention {attention}; run 'paracolor calibrate --attention {attention}' and 'paracolor build --precision int8' first")
         # build into the bundle itself (it copies fp32/, checkpoints/, model.json first)
         build(BuildConfig(out_dir=str(out), model_dir=str(src.root), precision=precision, attention=attention, report_images=list(report_images or []), build_engines=False))
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # PyTorch weights stay behind
@@ -102,6 +102,14 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
     }
     atomic_write(out / "bundle.json", json.dumps(manifest, indent=1).encode(), overwrite=True)
     return manifest
+
+
+def _built_with(report_path: Path, attention: str) -> bool:
+    """Whether the folder's graphs at this precision exist and were built with ``attention``
+    (JetPack 6 needs the MatMul form: fused graphs copied there would not parse)."""
+    if not report_path.is_file():
+        return False
+    return json.loads(report_path.read_text()).get("config", {}).get("attention", "fused") == attention
 
 
 def load_bundle(path) -> dict:
