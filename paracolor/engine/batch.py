@@ -10,6 +10,7 @@ inputs are never touched.
 
 from __future__ import annotations
 
+import glob
 import json
 import queue
 import threading
@@ -137,11 +138,14 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
     return jobs
 
 
-def clear_stale_partials(out_dir: Path) -> int:
-    """Remove temporary files a killed run left behind (``.<name>.<random>.partial``)."""
+def clear_stale_partials(out_dir: Path, names: list[str] | None = None) -> int:
+    """Remove temporary files a killed run left behind (``.<name>.<random>.partial``); with
+    ``names``, only those outputs' in ``out_dir`` itself (a named output file's folder is the
+    user's, not a tree of ours)."""
     removed = 0
     if out_dir.is_dir():
-        for p in out_dir.rglob(f".*{PARTIAL_SUFFIX}"):
+        found = [p for n in names for p in out_dir.glob(f".{glob.escape(n)}.*{PARTIAL_SUFFIX}")] if names is not None else out_dir.rglob(f".*{PARTIAL_SUFFIX}")
+        for p in found:
             try:
                 p.unlink()
                 removed += 1
@@ -199,6 +203,14 @@ def _writer(cfg, colorizer, in_q: queue.Queue, summary: Summary, lock: threading
         bar.update(1)
 
 
+def _named_outputs(cfg: ColorizeConfig) -> list[str] | None:
+    """The file names a single-file run writes (None: a folder run)."""
+    if not cfg.output_file:
+        return None
+    dst = Path(cfg.output_file)
+    return [dst.name] + ([stage_file(dst, r).name for r in ("fg", "bg")] if cfg.save_stages else [])
+
+
 def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> Summary:
     """Colorize every image named by ``cfg.inputs`` into ``cfg.output_dir``; returns a summary.
 
@@ -208,7 +220,7 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     t0 = time.perf_counter()
     summary = Summary()
     if cfg.resume:
-        clear_stale_partials(Path(cfg.output_dir))
+        clear_stale_partials(Path(cfg.output_dir), _named_outputs(cfg))
     jobs = plan_jobs(cfg, summary)
     own = colorizer is None
     if jobs and own:

@@ -49,3 +49,20 @@ def test_what_cannot_be_one_file_is_refused(photo, tmp_path):
 
 def test_stage_files_sit_beside(tmp_path):
     assert stage_file(tmp_path / "result.webp", "fg") == tmp_path / "result_fg.webp"
+
+
+def test_resume_of_a_named_file_clears_only_its_own_partials(tiny_model_dir, tmp_path):
+    from paracolor.engine.batch import ColorizeConfig, colorize_files
+    from paracolor.engine.config import EngineConfig
+    from tests.conftest import write_photo
+
+    src = write_photo(tmp_path / "in" / "photo.jpg")
+    home = tmp_path / "home"
+    (home / "project").mkdir(parents=True)
+    mine, theirs = home / ".result.png.abc123.partial", home / "project" / ".other.png.xyz.partial"
+    mine.write_bytes(b"stale")
+    theirs.write_bytes(b"someone else's")
+    out_dir, out_file = output_target([str(src)], str(home / "result.png"))
+    summary = colorize_files(ColorizeConfig(inputs=[str(src)], output_dir=out_dir, output_file=out_file, resume=True, progress=False, engine=EngineConfig(model_dir=str(tiny_model_dir))))
+    assert summary.ok and (home / "result.png").is_file()
+    assert not mine.exists() and theirs.exists()
