@@ -10,6 +10,7 @@ Libraries talk in three ways, each routed here:
   verbose, or when it is an error.
 - ``print`` to stdout (onnxruntime's calibrator prints its histogram steps):
   :func:`library_prints` turns those lines into info records of ``paracolor.lib.<name>``.
+- Python warnings (torch's ONNX exporter): :func:`library_warnings` makes them info records.
 - onnxruntime's C++ logger, which writes coloured lines to stderr itself (the graph optimizer's
   "UnsqueezeElimination cannot remove node"): :func:`quiet_onnxruntime` sets its severity,
   warnings only when verbose. It cannot be routed through Python logging.
@@ -21,6 +22,7 @@ import contextlib
 import io
 import logging
 import sys
+import warnings
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 
@@ -107,6 +109,20 @@ class _LineLogger(io.TextIOBase):
         if self.buf.strip():
             self.logger.info(self.buf.rstrip())
         self.buf = ""
+
+
+@contextlib.contextmanager
+def library_warnings(name: str):
+    """Python warnings raised inside this block (torch's exporter warns about every Slice it
+    cannot fold) become info records of ``paracolor.lib.<name>`` (shown with -v)."""
+    log = logging.getLogger(f"paracolor.lib.{name}")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            yield
+        finally:
+            for w in caught:
+                log.info("%s: %s (%s:%s)", w.category.__name__, w.message, w.filename, w.lineno)
 
 
 @contextlib.contextmanager

@@ -61,3 +61,16 @@ def test_onnxruntime_default_logger_follows_the_verbosity():
     ort = pytest.importorskip("onnxruntime")
     logs.configure(logs.VERBOSE)
     assert logs.quiet_onnxruntime() is ort
+
+
+def test_library_warnings_become_info_records(capsys):
+    import warnings
+
+    logs.configure(logs.NORMAL)
+    with logs.library_warnings("torch.onnx"):
+        warnings.warn("Constant folding not applied", UserWarning)
+    assert "Constant folding" not in capsys.readouterr().err
+    logs.configure(logs.VERBOSE)
+    with logs.library_warnings("torch.onnx"):
+        warnings.warn("Constant folding not applied", UserWarning)
+    assert "INFO paracolor.lib.torch.onnx: UserWarning: Constant folding not applied" in capsys.readouterr().err
