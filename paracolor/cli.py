@@ -331,8 +331,7 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 @click.option("--no-engines", is_flag=True, help="Stop after the verified ONNX graphs.")
 def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, attention, io, merge_fg_bg, report_images, report_limit, int8_dir, workspace_mb, opt_level, max_aux_streams, timing_cache, dla_core, dla_stages, bundle_dir, no_engines):
     """Graph passes, precision, verification and (where TensorRT exists) engine build."""
-    from .builder.build import BuildConfig, build as run_build
-    from .builder.bundle import build_bundle_engines
+    from .builder.bundle import build_bundle_engines  # the device path: no onnx, no torch
     from .builder.trt import TrtBuildOptions
 
     opts = TrtBuildOptions(min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch, workspace_mb=workspace_mb, opt_level=opt_level, max_aux_streams=max_aux_streams, timing_cache=timing_cache, dla_core=dla_core)
@@ -343,6 +342,8 @@ def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, 
         for role, info in done.items():
             click.echo(f"{role}: {info['status']} on {info['device']} -> {info['plan']}")
         return
+    from .builder.build import BuildConfig, build as run_build
+
     cfg = BuildConfig(out_dir=out_dir, model_dir=model_dir, precision=precision, size=size, attention=attention, io=io, merge_fg_bg=merge_fg_bg, report_images=list(report_images), report_limit=report_limit, int8_dir=int8_dir, trt=opts, build_engines=not no_engines)
     report = run_build(cfg)
     for role, info in report["graphs"].items():

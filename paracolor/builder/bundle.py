@@ -27,7 +27,6 @@ from ..engine.io import atomic_write
 from ..engine.modelfolder import ModelError, ModelFolder
 from ..errors import ConfigError
 from ..hashing import file_sha256
-from .build import BuildConfig, build
 from .trt import TrtBuildError, TrtBuildOptions, build_engines, tensorrt_available
 
 DEVICE_REQUIREMENTS = """\
@@ -68,6 +67,8 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: not empty; choose a new folder for the bundle")
+    from .build import BuildConfig, build  # onnx and the passes: not needed on the device
+
     src = ModelFolder.load(model_dir)
     have = _built_with(src.root / precision / "build_report.json", attention)
     if not have:

@@ -96,3 +96,19 @@ def test_bundle_rebuilds_graphs_of_another_attention_form(bundle_dir, tiny_model
     ops = {n.op_type for n in onnx.load(str(out / "fp16" / "fg.onnx")).graph.node}
     assert "Attention" not in ops and "MatMul" in ops
     assert json.loads((out / "fp16" / "build_report.json").read_text())["config"]["attention"] == "matmul"
+
+
+def test_device_build_needs_neither_onnx_nor_torch(bundle_dir, monkeypatch):
+    """On a Jetson (the bundle's requirements: no onnx, no torch) 'build --bundle' reaches the
+    TensorRT step instead of failing on an import."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed: the build would run")
+    for m in ("onnx", "torch", "onnx_graphsurgeon"):
+        monkeypatch.setitem(sys.modules, m, None)
+    for m in ("paracolor.builder.bundle", "paracolor.builder.build"):
+        monkeypatch.delitem(sys.modules, m, raising=False)
+    res = CliRunner().invoke(main, ["build", "--bundle", str(bundle_dir)])
+    assert res.exit_code == 1 and "TensorRT is not importable on this machine" in res.output, res.output
