@@ -57,6 +57,10 @@ class _Route(logging.Filter):
 class _Handler(logging.StreamHandler):
     """The one handler paracolor installs (found again and replaced on each configure)."""
 
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr  # the current one: a test runner may have swapped it since
+        super().emit(record)
+
 
 def configure(level: int | None = None) -> None:
     """Set the verbosity (None: keep it) and install the routing handler on the root logger."""
