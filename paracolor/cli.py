@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 
@@ -11,26 +10,68 @@ import click
 
 from . import __version__
 from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES
+from . import logs
 from .errors import ParacolorError, printable
+from .extras import extra_for, missing
+
+
+#: the extra a command names when a module several extras bring is missing (torch: train, build, eval)
+_COMMAND_EXTRA = {"build": "build", "calibrate": "build", "bundle": "build", "export": "build", "train": "train", "evaluate": "eval"}
+
+
+def _verbosity_options() -> list[click.Option]:
+    """-v/--verbose and -q/--quiet, accepted before the command and after it alike."""
+
+    def set_to(level):
+        return lambda ctx, param, value: logs.configure(level) if value else None
+
+    return [
+        click.Option(["-v", "--verbose"], is_flag=True, expose_value=False, is_eager=True, callback=set_to(logs.VERBOSE), help="Log more detail, library messages included."),
+        click.Option(["-q", "--quiet"], is_flag=True, expose_value=False, is_eager=True, callback=set_to(logs.QUIET), help="Errors and results only; no progress bars."),
+    ]
+
+
+class _Command(click.Command):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.extend(_verbosity_options())
 
 
 class _Group(click.Group):
-    """Errors meant for users (ParacolorError) become one line and exit status 1; any other
+    """Errors meant for users (ParacolorError) become one line and exit status 1, and so does an
+    optional module missing below a command (the extra to install is named); any other
     exception is a bug and keeps its traceback."""
+
+    command_class = _Command
+    group_class = type  # subgroups (train) are _Groups too
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.params.extend(_verbosity_options())
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        if parent is None:  # a new command line: normal verbosity until -v or -q says otherwise
+            logs.reset()
+        return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
         except ParacolorError as exc:
             raise click.ClickException(printable(exc)) from None
+        except ModuleNotFoundError as exc:
+            if not (exc.name and extra_for(exc.name)):
+                raise
+            cmd = ctx.invoked_subcommand or ctx.info_name
+            path = " ".join(["paracolor", *ctx.command_path.split()[1:], cmd])  # "main" under test runners
+            raise click.ClickException(str(missing(exc.name, path, _COMMAND_EXTRA.get(cmd)))) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="paracolor")
-@click.option("-v", "--verbose", is_flag=True, help="Log more detail.")
-def main(verbose: bool):
+def main():
     """ParaColorizer: colorize greyscale photos with parallel GAN generators and a fusion network."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logs.configure()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -180,7 +221,7 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 
 @main.command()
 @click.argument("inputs", nargs=-1, required=True)
-@click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False), help="Output folder (mirrors input folders).")
+@click.option("-o", "--output", "output_dir", required=True, type=click.Path(), help="Output folder (mirrors input folders); with one input file, an -o ending in .png, .jpg, .tif or .webp is the output file itself (for one video: .mp4, .mkv, .mov, .webm, ...).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
@@ -203,24 +244,25 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
 @click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, help="Run on Ray: a local instance, or the cluster at ADDRESS (needs the [ray] extra).")
 @click.option("--ray-workers", type=int, default=None, help="Ray actors (default: one per GPU, else 1).")
-@click.option("--quiet", is_flag=True, help="No progress bar.")
 @click.option("--temporal", type=click.Choice(["on", "off"]), default="on", show_default=True, help="Videos: stabilize the colour over time (motion-compensated, reset at cuts).")
 @click.option("--video-codec", default=None, help="Videos: encoder (default: libx264, H.264 yuv420p; libvpx-vp9 for .webm).")
 @click.option("--crf", type=int, default=None, help="Videos: constant quality (default 18 for H.264; 0: lossless).")
 @click.option("--video-bitrate", default=None, help="Videos: average bitrate instead of --crf, e.g. 4M.")
 @click.option("--video-preset", default=None, help="Videos: encoder speed preset (x264: medium by default; veryfast is about 2x faster at 1080p).")
-def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, queue_mb, no_verify_model, report, threads, ray_address, ray_workers, quiet, temporal, video_codec, crf, video_bitrate, video_preset):
+def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_graphs, cuda_binding, memory_mode, schedule, batch_size, size, fmt, suffix, overwrite, resume, save_stages, max_pixels, queue_mb, no_verify_model, report, threads, ray_address, ray_workers, temporal, video_codec, crf, video_bitrate, video_preset):
     """Colorize greyscale photos and videos: files, folders (recursive) and glob patterns."""
     from .engine.batch import ColorizeConfig, colorize_files
     from .engine.config import EngineConfig
+    from .engine.output_target import output_target
     from .engine.video.job import video_config
 
     if engines and not model_dir and (Path(engines) / "model.json").is_file():
         model_dir = engines  # a bundle or built model folder describes its own model
     engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=min(max(batch_size, 1), 256), verify_model=not no_verify_model)
+    output_dir, output_file = output_target(list(inputs), output_dir, fmt, suffix)
     cfg = ColorizeConfig(
-        inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
-        overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, queue_bytes=queue_mb << 20, report=report, progress=not quiet,
+        inputs=list(inputs), output_dir=output_dir, output_file=output_file, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
+        overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, queue_bytes=queue_mb << 20, report=report, progress=logs.progress_enabled(),
         video=video_config(temporal == "on", video_codec, crf, video_bitrate, video_preset),
     )
     if ray_address is not None:
@@ -303,8 +345,7 @@ def export(fg, bg, fusion, out_dir, size, opset, check_images, no_check, toleran
 @click.option("--no-engines", is_flag=True, help="Stop after the verified ONNX graphs.")
 def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, attention, io, merge_fg_bg, report_images, report_limit, int8_dir, workspace_mb, opt_level, max_aux_streams, timing_cache, dla_core, dla_stages, bundle_dir, no_engines):
     """Graph passes, precision, verification and (where TensorRT exists) engine build."""
-    from .builder.build import BuildConfig, build as run_build
-    from .builder.bundle import build_bundle_engines
+    from .builder.bundle import build_bundle_engines  # the device path: no onnx, no torch
     from .builder.trt import TrtBuildOptions
 
     opts = TrtBuildOptions(min_batch=min_batch, opt_batch=opt_batch, max_batch=max_batch, workspace_mb=workspace_mb, opt_level=opt_level, max_aux_streams=max_aux_streams, timing_cache=timing_cache, dla_core=dla_core)
@@ -315,6 +356,8 @@ def build(out_dir, model_dir, precision, max_batch, min_batch, opt_batch, size, 
         for role, info in done.items():
             click.echo(f"{role}: {info['status']} on {info['device']} -> {info['plan']}")
         return
+    from .builder.build import BuildConfig, build as run_build
+
     cfg = BuildConfig(out_dir=out_dir, model_dir=model_dir, precision=precision, size=size, attention=attention, io=io, merge_fg_bg=merge_fg_bg, report_images=list(report_images), report_limit=report_limit, int8_dir=int8_dir, trt=opts, build_engines=not no_engines)
     report = run_build(cfg)
     for role, info in report["graphs"].items():
@@ -352,7 +395,9 @@ def calibrate(images, out_dir, model_dir, method, num, size, attention, keep_flo
     report = run_calibrate(cfg)
     click.echo(f"calibrated on {report['images']} photos ({report['method']}); {len(report['images_skipped'])} files skipped")
     for role, info in report["roles"].items():
-        click.echo(f"{role}: cache {info['cache']}, {info['qdq_pairs']} Q/DQ pairs, float compute nodes: {', '.join(info['float_compute_nodes']) or 'none'}")
+        nodes = info["float_compute_nodes"]  # names with -v; calibration.json lists them
+        names = f": {', '.join(nodes)}" if nodes and logs.verbosity() >= logs.VERBOSE else ""
+        click.echo(f"{role}: cache {info['cache']}, {info['qdq_pairs']} Q/DQ pairs, {len(nodes)} compute nodes kept in float{names}")
     acc = report.get("accuracy")
     if acc:
         click.echo(
@@ -381,7 +426,7 @@ def _csv(kind):
 
 
 @main.command()
-@click.option("-o", "--output", "out_dir", default="benchmarks/results", show_default=True, type=click.Path(file_okay=False))
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder for the JSON, Markdown and PNG (recorded results live in the checkout's benchmarks/results/; yours go where you say).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--images", type=click.Path(exists=True, file_okay=False), default=None, help="Photo folder (default: synthetic photos).")
 @click.option("--num", default=1000, show_default=True, help="Images per configuration (cycling over the folder).")
@@ -398,10 +443,11 @@ def _csv(kind):
 @click.option("--video", "video_heights", default="", callback=_csv(int), help="Also time the video job at these heights, e.g. 480,1080 (needs the [video] extra).")
 @click.option("--video-frames", default=48, show_default=True, help="Frames of each synthetic video clip.")
 def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_sizes, schedules, cuda_graphs, size, threads, engines, tag, video_heights, video_frames):
-    """Per-stage runtime analysis (the paper's Table) over a configuration matrix."""
+    """Per-stage runtime analysis (the paper's Table) over a configuration matrix: says which
+    configurations it skips and about how long it takes, then shows progress."""
     from .bench.harness import BenchConfig, run_bench
 
-    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag, video_heights=video_heights, video_frames=video_frames)
+    cfg = BenchConfig(out_dir=out_dir, model_dir=model_dir, images=images, num=num, warmup=warmup, backends=backends, precisions=precisions, batch_sizes=batch_sizes, schedules=schedules, cuda_graphs=cuda_graphs, size=size, threads=threads, engines=engines, tag=tag, video_heights=video_heights, video_frames=video_frames, progress=logs.progress_enabled())
     data = run_bench(cfg)
     click.echo(Path(data["files"]["markdown"]).read_text())
     click.echo("written: " + ", ".join(data["files"].values()))
@@ -430,7 +476,9 @@ def evaluate(photos, out_dir, model_dir, backend, precision, size, predictions, 
     run_eval(cfg)
     click.echo((Path(out_dir) / "evaluation.md").read_text())
     if not lpips_alexnet:
-        click.echo("LPIPS not computed: pass --lpips-alexnet PATH (no AlexNet weights can be downloaded here)")
+        from .eval.lpips import WEIGHTS_HELP
+
+        click.echo(f"LPIPS not computed: {WEIGHTS_HELP}")
 
 
 @main.command()

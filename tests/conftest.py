@@ -13,6 +13,17 @@ HAS_TORCH = importlib.util.find_spec("torch") is not None
 TINY_SIZE = 64
 
 
+@pytest.fixture(autouse=True)
+def _normal_verbosity():
+    """Each test starts at normal verbosity: a CLI test's -q or -v must not carry over (the
+    CLI resets it per command line; library calls in tests would otherwise inherit it)."""
+    from paracolor import logs
+
+    logs.reset()
+    yield
+    logs.reset()
+
+
 def tiny_generator_config(attention: bool):
     from paracolor.models.config import GeneratorConfig
 

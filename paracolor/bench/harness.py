@@ -13,19 +13,22 @@ import importlib.util
 import itertools
 import os
 import platform
+import sys
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from .. import __version__
+from .. import __version__, progress
 from ..choices import ROLES
 from ..engine.io import encode_image, find_images, read_image
-from ..engine.modelfolder import ModelFolder
+from ..engine.modelfolder import ModelFolder, make_graphs_hint
 from ..engine.pipeline import Colorizer, EngineConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, MissingDependency
+from ..extras import require
+from . import plan as bench_plan
 
 STAGES = ("decode_preprocess", "parallel_colorization", "fusion", "postprocess", "end_to_end")
 PAPER = {"device": "GTX 1080", "batch": 1, "parallel_colorization": 15.0, "fusion": 9.0, "networks_total": 24.0, "images": 1000}
@@ -54,6 +57,7 @@ class BenchConfig:
     video_heights: list[int] = field(default_factory=list)  # video rows at these heights (16:9), e.g. [480, 1080]
     video_frames: int = 48
     video_batch: int = 4  # the colorize default
+    progress: bool = True  # the time estimate and a progress bar on stderr
 
 
 def _has(mod: str) -> bool:
@@ -80,7 +84,7 @@ def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str
         return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
     if backend == "torch":
         if not _has("torch"):
-            return "torch is not installed"
+            return "torch is not installed (pip install 'paracolor[train]')"
         if precision == "int8":
             return "the torch backend has no int8 path (int8 is a Q/DQ ONNX graph)"
         if precision == "fp16" and not _cuda_available():
@@ -92,10 +96,9 @@ def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str
         return None
     if backend == "onnxruntime":
         if precision != "fp32" and not (folder.root / precision / "fg.onnx").is_file():
-            how = "paracolor calibrate" if precision == "int8" else f"paracolor build --precision {precision}"
-            return f"no {precision} graphs in the model folder (make them with '{how}')"
+            return f"no {precision} graphs in the model folder: {make_graphs_hint(precision)}"
         if schedule == "merged" and not (folder.root / precision / "fg_bg.onnx").is_file():
-            return f"no merged {precision} graph (make it with 'paracolor build --merge-fg-bg --precision {precision}')"
+            return f"no merged {precision} graph: {make_graphs_hint(precision, merged=True)}"
         return None
     return f"unknown backend {backend}"
 
@@ -173,8 +176,7 @@ def measured_cpu_peak_gflops(seconds: float = 1.0) -> float:
 
 def model_flops(folder: ModelFolder, precision: str, size: int) -> dict:
     """FLOPs per image of fg, bg and fusion (from the ONNX graphs used)."""
-    import onnx
-
+    onnx = require("onnx", "counting FLOPs", "build")
     from .flops import count_flops
 
     prec = precision if (folder.root / precision / "fg.onnx").is_file() else "fp32"
@@ -219,8 +221,9 @@ def measured_gpu_peak_tflops(dtype: str = "fp16", seconds: float = 1.0) -> float
     return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e12
 
 
-def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, bs: int, schedule: str, graphs: bool = False) -> dict:
-    """Time one configuration; returns per-stage statistics in ms per image."""
+def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, bs: int, schedule: str, graphs: bool = False, on_batch=None) -> dict:
+    """Time one configuration; returns per-stage statistics in ms per image. ``on_batch(n)`` is
+    called after each batch of n images, warm-up included (the progress bar)."""
     engines = str(_engines(cfg)) if backend == "tensorrt" else None
     engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, cuda_graphs=graphs, max_batch=bs, engines=engines)
     _reset_peak_rss()
@@ -240,6 +243,8 @@ def run_config(cfg: BenchConfig, source: _Source, backend: str, precision: str, 
             for i, prep in enumerate(preps):
                 encode_image(col.finish(prep, out["ab"][i]), "jpg")
             t3 = time.perf_counter()
+            if on_batch is not None:
+                on_batch(len(paths))
             if k < cfg.warmup:
                 continue
             n = len(paths)
@@ -301,8 +306,24 @@ def _video_rows(cfg: BenchConfig, folder: ModelFolder) -> list[dict]:
     return rows
 
 
+def _probe(cfg: BenchConfig, source: _Source, key: dict) -> tuple[float, float]:
+    """Seconds to load one configuration and seconds per image (batch 1): the estimate's base."""
+    t0 = time.perf_counter()
+    res = run_config(replace(cfg, num=2, warmup=1), source, key["backend"], key["precision"], 1, key["schedule"], key["cuda_graphs"])
+    per_image = res["stages_ms_per_image"]["end_to_end"]["mean"] / 1000.0
+    return max(time.perf_counter() - t0 - 3 * per_image, 0.0), per_image
+
+
+def _say(cfg: BenchConfig, text: str) -> None:
+    if cfg.progress:
+        print(text, file=sys.stderr, flush=True)
+
+
 def run_bench(cfg: BenchConfig) -> dict:
-    """Run the whole matrix; writes JSON, Markdown and PNG into ``cfg.out_dir``; returns the result."""
+    """Run the whole matrix; writes JSON, Markdown and PNG into ``cfg.out_dir``; returns the result.
+
+    Before it starts it says how many configurations run, which are skipped (one line per
+    reason) and about how long the run takes; a progress bar (images) follows the run."""
     from .report import write_outputs
 
     folder = ModelFolder.load(cfg.model_dir)
@@ -311,27 +332,46 @@ def run_bench(cfg: BenchConfig) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     source = _Source(cfg, out / ".bench_synthetic")
     env = environment()
-    peak = measured_cpu_peak_gflops()
-    gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and {"torch", "tensorrt"} & set(cfg.backends) else {}
-    results, skipped = [], []
+    runnable, skipped = [], []
     for backend, precision, bs, schedule, graphs in itertools.product(cfg.backends, cfg.precisions, cfg.batch_sizes, cfg.schedules, cfg.cuda_graphs):
         key = {"backend": backend, "precision": precision, "batch": bs, "schedule": schedule, "cuda_graphs": graphs}
         reason = skip_reason(folder, backend, precision, schedule, graphs, _engines(cfg) / ("" if cfg.engines else "engines"))
         if reason:
             skipped.append({**key, "reason": reason})
-            continue
-        res = run_config(cfg, source, backend, precision, bs, schedule, graphs)
-        flops = model_flops(folder, precision, size)
-        res["gflops_per_image"] = flops["total"] / 1e9
-        res["achieved_gflops_s"] = flops["total"] / (res["networks_ms_per_image"] / 1000.0) / 1e9
+        else:
+            runnable.append(key)
+    if skipped:
+        _say(cfg, f"{bench_plan.configurations(len(skipped))} skipped on this machine:\n" + "\n".join(f"  {line}" for line in bench_plan.skip_summary(skipped)))
+    if runnable and cfg.progress:
+        load_s, per_image = _probe(cfg, source, runnable[0])
+        total = bench_plan.estimate_seconds([k["batch"] for k in runnable], cfg.num, cfg.warmup, load_s, per_image)
+        _say(cfg, f"{bench_plan.configurations(len(runnable))} x {cfg.num} images (+ {cfg.warmup} warm-up batches each): about {bench_plan.duration(total)} "
+                  f"(probe: {1000 * per_image:.0f} ms per image at batch 1, {load_s:.1f} s to load)")
+    peak = measured_cpu_peak_gflops()
+    gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and {"torch", "tensorrt"} & set(cfg.backends) else {}
+    results, notes = [], []
+    bar = progress.bar(total=sum(bench_plan.images_timed(k["batch"], cfg.num, cfg.warmup) for k in runnable), desc="bench", unit="img", disable=not cfg.progress)
+    for key in runnable:
+        backend, precision, bs, schedule, graphs = (key[k] for k in bench_plan.KEYS)
+        bar.set_postfix_str(f"{backend} {precision} bs{bs} {schedule}" + (" graphs" if graphs else ""))
+        res = run_config(cfg, source, backend, precision, bs, schedule, graphs, on_batch=bar.update)
+        try:
+            flops = model_flops(folder, precision, size)
+        except MissingDependency as exc:  # the light install has no onnx: time, but count nothing
+            flops = None
+            if str(exc) not in notes:
+                notes.append(f"FLOPs not counted: {exc}")
+        res["gflops_per_image"] = flops["total"] / 1e9 if flops else None
+        res["achieved_gflops_s"] = flops["total"] / (res["networks_ms_per_image"] / 1000.0) / 1e9 if flops else None
         if res["device"] == "cuda":  # tensor-core GEMM of the stage's precision (TF32 off: plain FP32)
             gemm = gpu_peak.get("fp16" if precision == "fp16" else "fp32")
             res["peak_gflops_s"] = 1000.0 * gemm if gemm else None
             res["peak_kind"] = f"measured {precision.upper()} 8192^3 GEMM (torch) on the GPU" if gemm else "not measured (needs torch with CUDA)"
         else:
             res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
-        res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"] if res["peak_gflops_s"] else None
+        res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"] if res["peak_gflops_s"] and res["achieved_gflops_s"] else None
         results.append({**key, **res})
+    bar.close()
     video = _video_rows(cfg, folder) if cfg.video_heights else []
     data = {
         "config": {k: v for k, v in asdict(cfg).items()},
@@ -342,6 +382,7 @@ def run_bench(cfg: BenchConfig) -> dict:
         "results": results,
         "skipped": skipped,
         "video": video,
+        "notes": notes,
     }
     data["files"] = write_outputs(data, out, cfg.tag or platform.node(), cfg.plot)
     return data

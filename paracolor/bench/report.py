@@ -6,6 +6,10 @@ import json
 import re
 from pathlib import Path
 
+from ..errors import MissingDependency
+from ..extras import require
+from .plan import configurations, skip_summary
+
 
 def _label(r: dict) -> str:
     return f"{r['backend']} {r['precision']} bs{r['batch']} {r['schedule']}" + (" graphs" if r["cuda_graphs"] else "")
@@ -36,9 +40,9 @@ def markdown(data: dict) -> str:
         lines.append(
             f"| {_label(r)} | {cell('decode_preprocess')} | {cell('parallel_colorization')} | {cell('fusion')} | "
             f"{r['networks_ms_per_image']:.1f} | {cell('postprocess')} | {cell('end_to_end')} | {r['throughput_img_s']:.2f} | "
-            f"{r['achieved_gflops_s']:.1f} ({_percent(r['fraction_of_peak'])}) | {r['peak_rss_mb'] or 0:.0f} |"
+            f"{_gflops(r['achieved_gflops_s'])} ({_percent(r['fraction_of_peak'])}) | {r['peak_rss_mb'] or 0:.0f} |"
         )
-    if data["results"]:
+    if data["results"] and data["results"][0]["gflops_per_image"] is not None:
         r0 = data["results"][0]
         peaks = {r["peak_kind"]: r["peak_gflops_s"] for r in data["results"]}
         peak_text = "; ".join(f"{v:.0f} GFLOP/s, {k}" if v else k for k, v in peaks.items())
@@ -48,15 +52,17 @@ def markdown(data: dict) -> str:
 
         lines += video_markdown(data["video"])
     if data["skipped"]:
-        lines += ["", "Skipped on this machine:", ""]
-        for s in data["skipped"]:
-            lines.append(f"- {_label(s)}: {s['reason']}")
+        # one line per reason (the JSON lists every configuration)
+        lines += ["", f"Skipped on this machine ({configurations(len(data['skipped']))}):", ""]
+        lines += [f"- {line}" for line in skip_summary(data["skipped"])]
+    if data.get("notes"):
+        lines += ["", *(f"Note: {n}" for n in data["notes"])]
     return "\n".join(lines) + "\n"
 
 
 def plot(data: dict, path: Path) -> None:
     """Stacked horizontal bars: per-stage ms per image for each configuration."""
-    import matplotlib
+    matplotlib = require("matplotlib", "the benchmark plot", "bench")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -85,11 +91,18 @@ def write_outputs(data: dict, out: Path, machine: str, with_plot: bool = True) -
     stem = f"{data['environment']['date']}-{re.sub(r'[^A-Za-z0-9_.-]+', '-', machine)}-bench"
     files = {"json": str(out / f"{stem}.json"), "markdown": str(out / f"{stem}.md")}
     if with_plot and data["results"]:
-        plot(data, out / f"{stem}.png")
-        files["png"] = str(out / f"{stem}.png")
+        try:
+            plot(data, out / f"{stem}.png")
+            files["png"] = str(out / f"{stem}.png")
+        except MissingDependency as exc:  # the numbers stand without the picture
+            data.setdefault("notes", []).append(f"no plot: {exc}")
     Path(files["markdown"]).write_text(markdown(data))
     Path(files["json"]).write_text(json.dumps({**data, "files": files}, indent=1, default=str))
     return files
+
+
+def _gflops(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def _percent(fraction: float | None) -> str:

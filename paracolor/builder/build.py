@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 
 import onnx
 
+from .. import progress
 from ..choices import ATTENTION, GRAPH_IO, PRECISIONS, ROLES, check
 from ..engine.modelfolder import ModelFolder
 from ..errors import ConfigError
@@ -63,7 +64,11 @@ def build(cfg: BuildConfig) -> dict:
     pdir.mkdir(exist_ok=True)
     report: dict = {"precision": cfg.precision, "size": size, "config": {k: v for k, v in asdict(cfg).items() if k != "trt"}, "graphs": {}}
     graphs = {}
+    engines_wanted = cfg.build_engines and tensorrt_available()
+    # steps: each role's graph, the merged graph, the verification, the engines
+    bar = progress.bar(total=len(ROLES) + cfg.merge_fg_bg + 1 + engines_wanted, desc=f"build {cfg.precision}", unit="step")
     for role in ROLES:
+        bar.set_postfix_str(f"{role} graph")
         if cfg.precision == "int8":
             # calibrated after the passes already; only check it (folding would undo the Q/DQ)
             target = src.card.get("builds", {}).get("int8", {}).get("target", "tensorrt")
@@ -78,22 +83,30 @@ def build(cfg: BuildConfig) -> dict:
         onnx.save(model, str(path))
         graphs[role] = model
         report["graphs"][role] = info
+        bar.update()
     if cfg.merge_fg_bg:
+        bar.set_postfix_str("merged fg+bg graph")
         onnx.save(merge_generators(graphs["fg"], graphs["bg"]), str(pdir / "fg_bg.onnx"))
         report["graphs"]["fg_bg"] = {"nodes_final": len(onnx.load(str(pdir / "fg_bg.onnx")).graph.node)}
+        bar.update()
+    bar.set_postfix_str("verifying against FP32")
     # verification: the whole pipeline against the FP32 PyTorch model on real photos
     images = cfg.report_images or [str(_examples())]
     candidate = {role: OrtRunner(pdir / f"{role}.onnx", role, threads=0) for role in ROLES}
     reference, ref_name = reference_runners(out)
     report["accuracy"] = {"reference": ref_name, **compare(out, candidate, reference, images, size, cfg.report_limit)}
     built.record_build(cfg.precision, {"size": size, "attention": cfg.attention, "io": cfg.io, "accuracy": report["accuracy"]})
-    if cfg.build_engines and tensorrt_available():
+    bar.update()
+    if engines_wanted:
+        bar.set_postfix_str("TensorRT engines")
         roles = list(ROLES) + (["fg_bg"] if cfg.merge_fg_bg else [])
         # a plain build places every stage as --dla-core says (a bundle build picks stages)
         report["engines"] = build_engines(pdir, out, roles, cfg.precision, cfg.trt, dla_roles=tuple(roles))
+        bar.update()
     else:
         why = "TensorRT is not importable here" if cfg.build_engines else "engine build not requested"
         report["engines"] = {"skipped": f"{why}: stopped after writing the verified ONNX graphs in {pdir}"}
+    bar.close()
     (pdir / "build_report.json").write_text(json.dumps(report, indent=1, default=str))
     return report
 

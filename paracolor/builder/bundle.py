@@ -21,13 +21,12 @@ import json
 import shutil
 from pathlib import Path
 
-from .. import __version__
+from .. import __version__, progress
 from ..choices import PRECISIONS, ROLES, check
 from ..engine.io import atomic_write
 from ..engine.modelfolder import ModelError, ModelFolder
 from ..errors import ConfigError
 from ..hashing import file_sha256
-from .build import BuildConfig, build
 from .trt import TrtBuildError, TrtBuildOptions, build_engines, tensorrt_available
 
 DEVICE_REQUIREMENTS = """\
@@ -68,11 +67,13 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out}: not empty; choose a new folder for the bundle")
+    from .build import BuildConfig, build  # onnx and the passes: not needed on the device
+
     src = ModelFolder.load(model_dir)
-    have = (src.root / precision / "build_report.json").is_file()
+    have = _built_with(src.root / precision / "build_report.json", attention)
     if not have:
         if precision == "int8":
-            raise ConfigError(f"{src.root}: no INT8 graphs; run 'paracolor calibrate' and 'paracolor build --precision int8' first")
+            raise ConfigError(f"{src.root}: no INT8 graphs built with --attention {attention}; run 'paracolor calibrate --attention {attention}' and 'paracolor build --precision int8' first")
         # build into the bundle itself (it copies fp32/, checkpoints/, model.json first)
         build(BuildConfig(out_dir=str(out), model_dir=str(src.root), precision=precision, attention=attention, report_images=list(report_images or []), build_engines=False))
         shutil.rmtree(out / "checkpoints", ignore_errors=True)  # PyTorch weights stay behind
@@ -98,10 +99,18 @@ def make_bundle(out_dir, precision: str = "fp16", model_dir=None, attention: str
         "paracolor_version": __version__,
         "precision": precision,
         "roles": list(ROLES),
-        "files": {str(p.relative_to(out)): file_sha256(p) for p in files},
+        "files": {str(p.relative_to(out)): file_sha256(p) for p in progress.bar(files, desc="bundle checksums", unit="file", leave=False)},
     }
     atomic_write(out / "bundle.json", json.dumps(manifest, indent=1).encode(), overwrite=True)
     return manifest
+
+
+def _built_with(report_path: Path, attention: str) -> bool:
+    """Whether the folder's graphs at this precision exist and were built with ``attention``
+    (JetPack 6 needs the MatMul form: fused graphs copied there would not parse)."""
+    if not report_path.is_file():
+        return False
+    return json.loads(report_path.read_text()).get("config", {}).get("attention", "fused") == attention
 
 
 def load_bundle(path) -> dict:

@@ -20,7 +20,6 @@ import logging
 import os
 import shutil
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from ..engine.io import find_images, read_image
 from ..engine.modelfolder import IO_NAMES, META_PREFIX, MODEL_FORMAT, ROLES
 from ..errors import ConfigError, ParacolorError
 from ..hashing import file_sha256
+from ..logs import library_warnings, quiet_onnxruntime
 from ..models.checkpoint import load_model
 from ..models.config import config_to_json
 from ..models.fusion import FusionHead
@@ -73,10 +73,10 @@ def export_onnx(module: torch.nn.Module, role: str, path: Path, size: int, opset
     inputs, outputs = (list(names) for names in IO_NAMES[role])
     args = tuple(torch.zeros(1, 1 if n == "L" else 2, size, size) for n in inputs)
     module = module.eval().float()
-    with torch.no_grad(), warnings.catch_warnings():
-        # the TorchScript exporter is deprecated upstream but is the one that folds batch norm
-        # and keeps attention as MatMul -> Softmax -> MatMul for the builder's graph pass
-        warnings.simplefilter("ignore", DeprecationWarning)
+    # the TorchScript exporter is deprecated upstream but is the one that folds batch norm and
+    # keeps attention as MatMul -> Softmax -> MatMul for the builder's graph pass; its
+    # deprecation and constant-folding warnings are shown with -v
+    with torch.no_grad(), library_warnings("torch.onnx"):
         torch.onnx.export(
             module,
             args,
@@ -110,8 +110,7 @@ def _real_batch(images: list[str], count: int, size: int) -> np.ndarray | None:
 
 def verify_onnx(module: torch.nn.Module, path: Path, feeds_list: list[dict[str, np.ndarray]]) -> dict:
     """Max and mean absolute difference between onnxruntime and PyTorch over the given feeds."""
-    import onnxruntime as ort
-
+    ort = quiet_onnxruntime()
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     worst, means = 0.0, []
     module = module.eval()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import colorspace, metrics
+from .. import colorspace, metrics, progress
 from ..choices import ROLES
 from ..errors import ConfigError
 from ..engine.backends.base import Runner
@@ -44,6 +44,7 @@ def compare(model_dir, candidate: dict[str, Runner], reference: dict[str, Runner
 
     cand, ref = colorizer(candidate), colorizer(reference)
     ab_max, ab_abs, psnrs, ssims, cf_c, cf_r = 0.0, [], [], [], [], []
+    bar = progress.bar(total=len(paths), desc="verify", unit="img", leave=False)
     for i in range(0, len(paths), batch):
         prepared = [cand.prepare(read_image(p)) for p in paths[i : i + batch]]
         L = np.stack([p.L_net for p in prepared])
@@ -58,6 +59,8 @@ def compare(model_dir, candidate: dict[str, Runner], reference: dict[str, Runner
             ssims.append(metrics.ssim(img_c, img_r))
             cf_c.append(metrics.colourfulness(img_c))
             cf_r.append(metrics.colourfulness(img_r))
+        bar.update(len(prepared))
+    bar.close()
     finite = [p for p in psnrs if np.isfinite(p)]
     return {
         "images": len(paths),

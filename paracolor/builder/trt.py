@@ -18,6 +18,7 @@ import logging
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+from .. import progress
 from ..engine import engine_cache
 from ..engine.io import atomic_write
 from ..errors import ConfigError, ParacolorError
@@ -153,7 +154,7 @@ def build_engines(pdir: Path, root: Path, roles, precision: str, opts: TrtBuildO
     gpu = this_gpu()
     edir = engine_cache.engine_dir(root, gpu, trt.__version__, precision)
     done = {}
-    for role in roles:
+    for role in progress.bar(list(roles), desc=f"TensorRT {precision} engines", unit="engine"):  # minutes each
         role_opts = opts if role in dla_roles else replace(opts, dla_core=None)
         plan, status = cached_build(pdir / f"{role}.onnx", edir, role, precision, role_opts, gpu)
         done[role] = {"plan": str(plan), "status": status, "device": "DLA" if role_opts.dla_core is not None else "GPU"}

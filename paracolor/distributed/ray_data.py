@@ -12,6 +12,7 @@ Paths may be local or any filesystem pyarrow supports (``s3://``, ``gs://``, ``h
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import asdict
 from pathlib import Path, PurePosixPath
@@ -22,6 +23,7 @@ from ..engine.batch import ColorizeConfig, Summary, check_report_path, output_pa
 from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError, atomic_write, decode_image, encode_image, max_file_bytes, read_file_bytes
 from ..engine.outfolder import FolderLock, check_writable
 from ..engine.pipeline import non_finite
+from .. import logs
 from ..errors import ConfigError, MissingDependency
 
 INSTALL_HINT = "Ray is not installed: pip install 'paracolor[ray]' (or: pip install 'ray[data]')"
@@ -33,6 +35,18 @@ def _require_ray():
         import ray.data  # noqa: F401
     except ImportError:
         raise MissingDependency(INSTALL_HINT) from None
+
+
+def _route_ray_logs(progress: bool) -> None:
+    """Ray Data logs every execution plan and, off a terminal, its progress every few seconds
+    through loggers of its own: those are library messages, shown only with -v."""
+    import ray.data
+
+    verbose = logs.verbosity() >= logs.VERBOSE
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = progress
+    ctx.print_on_execution_start = verbose
+    logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.WARNING)
 
 
 def _is_uri(path: str) -> bool:
@@ -168,6 +182,7 @@ def _run_on_ray(ray, cfg: ColorizeConfig, jobs: list[dict], address, workers, re
     if jobs:
         if not ray.is_initialized():
             ray.init(address=address, ignore_reinit_error=True, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        _route_ray_logs(cfg.progress)
         gpus = ray.cluster_resources().get("GPU", 0)
         n = workers or max(1, int(gpus) if gpus else 1)
         actor_cfg = {k: v for k, v in asdict(cfg).items() if k not in ("inputs", "output_dir", "report", "progress", "prefetch", "save_stages")}
@@ -179,7 +194,7 @@ def _run_on_ray(ray, cfg: ColorizeConfig, jobs: list[dict], address, workers, re
             ColorizeActor,
             fn_constructor_kwargs={"cfg": actor_cfg, "in_uri": cfg.inputs[0] if remote_in else None, "out_uri": cfg.output_dir if _is_uri(cfg.output_dir) else None},
             batch_size=cfg.batch_size,
-            concurrency=n,
+            compute=ray.data.ActorPoolStrategy(size=n),  # 'concurrency' is deprecated since Ray 2.51
             num_gpus=1 if gpus else 0,
             num_cpus=cpus,
             batch_format="numpy",

@@ -13,6 +13,7 @@ a second run (:mod:`.outfolder`).
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import queue
@@ -44,6 +45,7 @@ from .io import (
 from .outfolder import FolderLock, check_writable
 from .pipeline import Colorizer, EngineConfig, FinishBuffers, non_finite
 from .video.job import VideoConfig, colorize_videos, split_inputs
+from .output_target import stage_file
 
 _DONE = object()
 #: options that scale memory are bounded (ColorizeConfig checks them)
@@ -58,6 +60,7 @@ class ColorizeConfig:
 
     inputs: list[str]
     output_dir: str
+    output_file: str | None = None  # one input written to exactly this file (output_target.py)
     engine: EngineConfig = field(default_factory=EngineConfig)
     batch_size: int = 4
     format: str | None = None  # None: keep the input's format when writable, else png
@@ -163,6 +166,9 @@ def _contained(rel):
 
 def output_targets(src: Path, base: Path, cfg: ColorizeConfig) -> dict[str, Path]:
     """Every path a run writes for one input: ``""`` the result, ``"fg"``/``"bg"`` the stages."""
+    if cfg.output_file:  # the one input written to the file -o names (output_target.py)
+        dst = Path(cfg.output_file)
+        return {"": dst, **({r: stage_file(dst, r) for r in ("fg", "bg")} if cfg.save_stages else {})}
     out_dir = Path(cfg.output_dir)
     targets = {"": output_path(src, base, out_dir, cfg.format, cfg.suffix)}
     if cfg.save_stages:
@@ -271,13 +277,16 @@ def is_report(path: Path) -> bool:
     return isinstance(data, dict) and {"done", "skipped", "failed", "counts"} <= data.keys()
 
 
-def clear_stale_partials(out_dir: Path) -> int:
-    """Remove temporary files a killed run left behind (``.<name>.<random>.partial``).
+def clear_stale_partials(out_dir: Path, names: list[str] | None = None) -> int:
+    """Remove temporary files a killed run left behind (``.<name>.<random>.partial``); with
+    ``names``, only those outputs' in ``out_dir`` itself (a named output file's folder is the
+    user's, not a tree of ours).
 
     Called with the output folder locked (:class:`FolderLock`), so no live run owns them."""
     removed = 0
     if out_dir.is_dir():
-        for p in out_dir.rglob(f".*{PARTIAL_SUFFIX}"):
+        found = [p for n in names for p in out_dir.glob(f".{glob.escape(n)}.*{PARTIAL_SUFFIX}")] if names is not None else out_dir.rglob(f".*{PARTIAL_SUFFIX}")
+        for p in found:
             try:
                 p.unlink()
                 removed += 1
@@ -371,6 +380,14 @@ def _writer(cfg, colorizer, in_q: queue.Queue, summary: Summary, lock: threading
         bar.update(1)
 
 
+def _named_outputs(cfg: ColorizeConfig) -> list[str] | None:
+    """The file names a single-file run writes (None: a folder run)."""
+    if not cfg.output_file:
+        return None
+    dst = Path(cfg.output_file)
+    return [dst.name] + ([stage_file(dst, r).name for r in ("fg", "bg")] if cfg.save_stages else [])
+
+
 def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> Summary:
     """Colorize every image named by ``cfg.inputs`` into ``cfg.output_dir``; returns a summary.
 
@@ -387,7 +404,7 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     check_writable(out_dir)
     with FolderLock(out_dir):
         if cfg.resume:
-            clear_stale_partials(out_dir)
+            clear_stale_partials(out_dir, _named_outputs(cfg))
         videos, photo_inputs = split_inputs(cfg.inputs, exclude=out_dir)  # videos go through their own job (engine/video/)
         jobs = plan_jobs(replace(cfg, inputs=photo_inputs), summary) if photo_inputs else []
         _run_jobs(cfg, jobs, videos, colorizer, summary)

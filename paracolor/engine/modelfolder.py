@@ -46,6 +46,18 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "weights" / "default"
 
 
+def make_graphs_hint(precision: str, merged: bool = False) -> str:
+    """The exact commands that make a model folder's missing graphs, and the extra they need
+    (the light install has no builder). The bundled folder lives inside the installed package,
+    so the graphs go to a folder of the user's, passed on with --model."""
+    merge = " --merge-fg-bg" if merged else ""
+    if precision == "int8":
+        cmd = "'paracolor calibrate --images PHOTOS -o DIR --target cpu'" + (f", then 'paracolor build --model DIR -o DIR --precision int8{merge} --no-engines'" if merged else "")
+    else:
+        cmd = f"'paracolor build -o DIR --precision {precision}{merge}'"
+    return f"make the graphs with {cmd} (the builder needs pip install 'paracolor[build]'), then pass --model DIR"
+
+
 @dataclass
 class ModelFolder:
     """A parsed model folder."""
@@ -112,7 +124,8 @@ class ModelFolder:
             return self.verified(path)
         path = self.root / precision / f"{role}.onnx"
         if not path.is_file():
-            raise ModelError(f"{path}: missing {precision} graph for {role} (run 'paracolor build' or 'paracolor calibrate' to make it)")
+            how = make_graphs_hint(precision) if precision != "fp32" else "re-export the model with 'paracolor export'"
+            raise ModelError(f"{path}: missing {precision} graph for {role}; {how}")
         return self.verified(path)
 
     def network_size(self, precision: str = "fp32") -> int:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics
+from .. import metrics, progress
 from ..errors import ConfigError
 from ..engine.io import find_images, read_image
 from ..engine.pipeline import Colorizer, EngineConfig
@@ -146,6 +146,7 @@ def evaluate(cfg: EvalConfig) -> dict:
     rows = {n: _Accumulator() for n in names}
     grey, ref_feats = _Accumulator(), []
     t0 = time.perf_counter()
+    bar = progress.bar(total=len(photos), desc="evaluate", unit="photo")
     for start in range(0, len(photos), cfg.batch):
         chunk = [read_image(p) for p in photos[start : start + cfg.batch]]
         refs = [im.rgb for im in chunk]
@@ -168,6 +169,8 @@ def evaluate(cfg: EvalConfig) -> dict:
             acc.flush(inception)
         if inception is not None:
             ref_feats.append(inception(refs))
+        bar.update(len(chunk))
+    bar.close()
     ref_stats = None
     if inception is not None:
         from .fid import statistics

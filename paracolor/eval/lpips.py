@@ -1,9 +1,10 @@
 """LPIPS (Zhang et al. 2018) with an AlexNet backbone, from weight files the user provides.
 
-No LPIPS or AlexNet weights can be downloaded here, so LPIPS runs only when pointed at
-torchvision's AlexNet file (``--lpips-alexnet``) and, for the calibrated metric, the LPIPS
-linear-layer file of the ``lpips`` package (``--lpips-linear``, ``alex.pth``). Without the
-linear file the channels are weighted equally and the result is labelled uncalibrated.
+paracolor downloads nothing at run time, so LPIPS runs only when pointed at torchvision's
+AlexNet file (``--lpips-alexnet``) and, for the calibrated metric, the LPIPS linear-layer file
+of the ``lpips`` package (``--lpips-linear``, ``alex.pth``); :data:`WEIGHTS_HELP` says where
+each comes from. Without the linear file the channels are weighted equally and the result is
+labelled uncalibrated.
 """
 
 from __future__ import annotations
@@ -11,6 +12,16 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParacolorError
+from ..extras import require
+
+
+#: which files to pass and where they come from (printed when LPIPS is not computed)
+WEIGHTS_HELP = (
+    "pass --lpips-alexnet FILE: torchvision's ImageNet AlexNet weights, alexnet-owt-7be5be79.pth "
+    "(torchvision.models.alexnet(weights='IMAGENET1K_V1') saves it in ~/.cache/torch/hub/checkpoints/; "
+    "or https://download.pytorch.org/models/alexnet-owt-7be5be79.pth); for the calibrated metric also "
+    "--lpips-linear FILE: alex.pth of the lpips package (pip install lpips: lpips/weights/v0.1/alex.pth)"
+)
 
 
 class LPIPSUnavailable(ParacolorError, RuntimeError):
@@ -24,8 +35,8 @@ class AlexLPIPS:
 
     def __init__(self, alexnet_path: str | None, linear_path: str | None = None, device: str = "cpu"):
         if not alexnet_path:
-            raise LPIPSUnavailable("LPIPS needs AlexNet weights: pass --lpips-alexnet PATH (torchvision's alexnet-owt-*.pth); none can be downloaded here")
-        import torch
+            raise LPIPSUnavailable(f"LPIPS needs AlexNet weights: {WEIGHTS_HELP}")
+        torch = require("torch", "LPIPS", "eval")
         from torch import nn
 
         self.torch = torch

@@ -45,3 +45,37 @@ def test_harness_outputs_on_tiny_model(tiny_model_dir, photo_dir, tmp_path):
     assert "| paper: GTX 1080, batch 1 | – | 15.0 | 9.0 | 24.0 |" in md and "onnxruntime fp32 bs2 parallel" in md
     png = cv2.imread(data["files"]["png"])
     assert png is not None and png.shape[0] > 100
+
+
+def _small(tmp_path, tiny_model_dir, photo_dir, **kw):
+    return BenchConfig(out_dir=str(tmp_path), model_dir=str(tiny_model_dir), images=str(photo_dir), num=2, warmup=1,
+                       backends=["onnxruntime", "tensorrt"], precisions=["fp32"], batch_sizes=[1], schedules=["sequential"], cuda_graphs=[False, True], tag="t", **kw)
+
+
+def test_harness_estimates_and_summarises_skips_first(tiny_model_dir, photo_dir, tmp_path, capsys):
+    data = run_bench(_small(tmp_path, tiny_model_dir, photo_dir))
+    err = capsys.readouterr().err
+    assert "3 configurations skipped on this machine:" in err and "2 x TensorRT is not importable" in err
+    head = err.index("1 configuration x 2 images")
+    assert "about" in err[head:] and err.index("bench:") > head  # the estimate comes before the bar
+    md = open(data["files"]["markdown"]).read()
+    assert "Skipped on this machine (3 configurations):" in md
+    assert md.count("TensorRT is not importable") == 1  # one line per reason, not per configuration
+
+
+def test_harness_quiet_prints_nothing(tiny_model_dir, photo_dir, tmp_path, capsys):
+    run_bench(_small(tmp_path, tiny_model_dir, photo_dir, progress=False))
+    assert capsys.readouterr().err == ""
+
+
+def test_harness_without_matplotlib_or_onnx_still_measures(monkeypatch, tiny_model_dir, photo_dir, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    data = run_bench(_small(tmp_path, tiny_model_dir, photo_dir, progress=False))
+    assert "png" not in data["files"] and data["results"][0]["throughput_img_s"] > 0
+    assert data["results"][0]["gflops_per_image"] is None
+    md = open(data["files"]["markdown"]).read()
+    assert "no plot: the benchmark plot needs matplotlib, which is not installed: pip install 'paracolor[bench]'" in md
+    assert "FLOPs not counted: counting FLOPs needs onnx" in md and "n/a (n/a)" in md

@@ -82,3 +82,33 @@ def test_memory_mode_selection(monkeypatch, integrated, requested, env, mode):
     assert got == mode and why
     with pytest.raises(ValueError):
         select_memory_mode(True, "unified")
+
+
+def test_bundle_rebuilds_graphs_of_another_attention_form(bundle_dir, tiny_model_dir, photo_dir, tmp_path):
+    """A model folder with fused-attention FP16 graphs, asked for a JetPack 6 (matmul) bundle,
+    gets MatMul-form graphs built into the bundle, not its fused ones copied."""
+    import onnx
+
+    from paracolor.builder.bundle import make_bundle
+
+    out = tmp_path / "jp6"
+    make_bundle(str(out), "fp16", str(bundle_dir), "matmul", [str(photo_dir)])
+    ops = {n.op_type for n in onnx.load(str(out / "fp16" / "fg.onnx")).graph.node}
+    assert "Attention" not in ops and "MatMul" in ops
+    assert json.loads((out / "fp16" / "build_report.json").read_text())["config"]["attention"] == "matmul"
+
+
+def test_device_build_needs_neither_onnx_nor_torch(bundle_dir, monkeypatch):
+    """On a Jetson (the bundle's requirements: no onnx, no torch) 'build --bundle' reaches the
+    TensorRT step instead of failing on an import."""
+    import importlib.util
+    import sys
+
+    if importlib.util.find_spec("tensorrt") is not None:
+        pytest.skip("TensorRT is installed: the build would run")
+    for m in ("onnx", "torch", "onnx_graphsurgeon"):
+        monkeypatch.setitem(sys.modules, m, None)
+    for m in ("paracolor.builder.bundle", "paracolor.builder.build"):
+        monkeypatch.delitem(sys.modules, m, raising=False)
+    res = CliRunner().invoke(main, ["build", "--bundle", str(bundle_dir)])
+    assert res.exit_code == 1 and "TensorRT is not importable on this machine" in res.output, res.output

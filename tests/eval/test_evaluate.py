@@ -63,3 +63,27 @@ def test_lpips_needs_weights(photo_dir, tmp_path):
 
     with pytest.raises(LPIPSUnavailable, match="--lpips-alexnet"):
         AlexLPIPS(None)
+
+
+def test_frechet_distance_matches_sqrtm_and_is_quiet_when_singular():
+    import warnings
+
+    from paracolor.eval.fid import frechet_distance, statistics
+
+    linalg = pytest.importorskip("scipy.linalg")
+    rng = np.random.default_rng(1)
+    a, b = rng.standard_normal((200, 8)), rng.standard_normal((200, 8)) @ np.diag(np.linspace(0.5, 2, 8)) + 0.3
+    (m1, s1), (m2, s2) = statistics(a), statistics(b)
+    ref = float((m1 - m2) @ (m1 - m2) + np.trace(s1) + np.trace(s2) - 2 * np.trace(linalg.sqrtm(s1 @ s2).real))
+    assert frechet_distance(m1, s1, m2, s2) == pytest.approx(ref, rel=1e-9)
+    few = rng.standard_normal((12, 64))  # fewer samples than features: singular covariances
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        same = frechet_distance(*statistics(few), *statistics(few))
+    assert abs(same) < 1e-4
+
+
+def test_evaluate_shows_progress(tiny_model_dir, photo_dir, tmp_path, capsys):
+    evaluate(EvalConfig(photos=str(photo_dir), out_dir=str(tmp_path), model_dir=str(tiny_model_dir), fid=False, batch=2))
+    err = capsys.readouterr().err
+    assert "evaluate:" in err and "photo" in err  # minutes on a real set: never silent

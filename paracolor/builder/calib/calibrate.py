@@ -14,9 +14,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 
+from ... import progress
 from ...choices import ROLES
 from ...engine.backends.onnxruntime import OrtRunner
 from ...engine.modelfolder import ModelFolder
+from ...logs import onnxruntime_severity, quiet_onnxruntime
 from ..report import compare, reference_runners
 from ..transform import transform
 from .qdq import (
@@ -33,10 +35,9 @@ log = logging.getLogger("paracolor.calib")
 
 
 def _ort(model: onnx.ModelProto):
-    import onnxruntime as ort
-
+    ort = quiet_onnxruntime()
     opts = ort.SessionOptions()
-    opts.log_severity_level = 3
+    opts.log_severity_level = onnxruntime_severity()
     return ort.InferenceSession(model.SerializeToString(), opts, providers=["CPUExecutionProvider"])
 
 
@@ -73,17 +74,26 @@ def calibrate(cfg: CalibConfig) -> dict:
     (out / "int8").mkdir(exist_ok=True)
     cache_dir = out / "calib_cache"
     cache_dir.mkdir(exist_ok=True)
+    # steps: photos, passes, generator outputs, one per role, the accuracy report
+    bar = progress.bar(total=3 + len(ROLES) + bool(cfg.eval_images), desc="calibrate", unit="step")
+    bar.set_postfix_str("reading photos")
     L, images_hash, skipped = load_calibration_L(cfg.images, cfg.num, size)
+    bar.update()
+    bar.set_postfix_str("graph passes")
     # unsplit Concat->Conv: split, the partial sums would be quantized one by one; the CPU
     # target keeps the fusion encoders as two passes (faster there; see transform)
     graphs = {
         r: transform(onnx.load(str(src.onnx_path(r))), r, size, "fp32", cfg.attention, "fp32", split_concats=False, batch_fusion=cfg.target == "tensorrt")[0]
         for r in ROLES
     }
+    bar.update()
+    bar.set_postfix_str("generator outputs")
     ab_fg, ab_bg = _run(graphs["fg"], {"L": L}), _run(graphs["bg"], {"L": L})
+    bar.update()
     feeds = {"fg": {"L": L}, "bg": {"L": L}, "fusion": {"L": L, "ab_fg": ab_fg, "ab_bg": ab_bg}}
     report: dict = {"method": cfg.method, "target": cfg.target, "images": len(L), "images_skipped": skipped, "size": size, "roles": {}}
     for role in ROLES:
+        bar.set_postfix_str(f"calibrating {role}")
         model = graphs[role]
         exclude = (sensitive_nodes(model, role, cfg.target) if cfg.default_sensitive else []) + matching(model, cfg.keep_float)
         cache = cache_dir / f"{role}-{cache_key(model, cfg.method, images_hash, cfg.target)}.json"
@@ -108,8 +118,12 @@ def calibrate(cfg: CalibConfig) -> dict:
             "qdq_pairs": sum(1 for n in q.graph.node if n.op_type == "QuantizeLinear"),
         }
         log.info("%s: %s, %d Q/DQ pairs, %d nodes kept float", role, report["roles"][role]["cache"], report["roles"][role]["qdq_pairs"], len(exclude))
+        bar.update()
     if cfg.eval_images:
+        bar.set_postfix_str("accuracy report")
         report["accuracy"] = accuracy(out, cfg.eval_images, size, cfg.eval_limit)
+        bar.update()
+    bar.close()
     built.record_build("int8", {"size": size, "attention": cfg.attention, "io": "fp32", "method": cfg.method, "target": cfg.target, "accuracy": report.get("accuracy")})
     (out / "int8" / "calibration.json").write_text(json.dumps(report, indent=1, default=str))
     return report

@@ -21,6 +21,7 @@ from ...choices import ATTENTION, CALIB_METHODS, CALIB_TARGETS, check
 from ...engine.io import ImageError, find_images, read_image
 from ...engine.pipeline import network_L
 from ...errors import ConfigError, ParacolorError
+from ...logs import library_prints, quiet_onnxruntime
 from ..passes.concat_conv import FINE_DECODER
 
 log = logging.getLogger("paracolor.calib")
@@ -222,7 +223,9 @@ def _quantize_static(model, feeds, method, exclude, cache_path, cpu: bool, overr
     }
     if overrides:
         extra["TensorQuantOverrides"] = overrides
-    with tempfile.TemporaryDirectory(prefix="paracolor-q-") as tmp:
+    quiet_onnxruntime()
+    # the quantizer prints its steps and warns on the root logger: shown with -v
+    with tempfile.TemporaryDirectory(prefix="paracolor-q-") as tmp, library_prints("onnxruntime"):
         src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
         onnx.save(model, str(src))
         quantize_static(

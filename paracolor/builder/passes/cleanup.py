@@ -6,6 +6,8 @@ from __future__ import annotations
 import onnx
 import onnx_graphsurgeon as gs
 
+from ...logs import quiet_onnxruntime
+
 
 def fix_input_shapes(model: onnx.ModelProto, height: int, width: int) -> onnx.ModelProto:
     """Fix every image input's height and width (batch stays dynamic).
@@ -58,6 +60,7 @@ def cleanup(model: onnx.ModelProto, fold: bool = True) -> onnx.ModelProto:
     # shapes first, so the exporter's Shape -> Gather arithmetic on static dims can fold away
     graph = gs.import_onnx(onnx.shape_inference.infer_shapes(model, data_prop=True))
     if fold:
+        quiet_onnxruntime()  # folding runs onnxruntime sessions of graphsurgeon's own
         graph.fold_constants(fold_shapes=True)
     graph.cleanup(remove_unused_graph_inputs=False)
     remove_identities(graph)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 
 from ...errors import MissingDependency
+from ...extras import extra_for, missing
 from ..modelfolder import ModelFolder
 from ..config import EngineConfig
 from .base import Scheduler
@@ -41,5 +42,7 @@ def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> Scheduler:
     except ModuleNotFoundError as exc:
         if exc.name and exc.name.startswith(__name__.rsplit(".", 2)[0]):
             raise  # one of ours: a bug, not a missing framework
+        if extra_for(exc.name):  # torch: an extra of ours
+            raise missing(exc.name, f"the {name} backend", "train") from None
         raise MissingDependency(f"the {name} backend needs {exc.name}: {install}") from None
     return module.load(folder, cfg, size)

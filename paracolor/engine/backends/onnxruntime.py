@@ -12,8 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import MissingDependency
+from ...logs import onnxruntime_severity, quiet_onnxruntime
 from ..config import EngineConfig
-from ..modelfolder import IO_NAMES, ROLES, ModelError, ModelFolder
+from ..modelfolder import IO_NAMES, ROLES, ModelError, ModelFolder, make_graphs_hint
 from .base import Runner, TensorSpec, check_io
 from .cpu_scheduler import StageScheduler
 
@@ -43,9 +44,8 @@ class OrtRunner(Runner):
 
     def __init__(self, path, role: str, providers=None, threads: int = 0):
         super().__init__(role)
-        import onnxruntime as ort
-
-        ort.set_default_logger_severity(3)  # graph-optimizer notices are not the user's concern
+        # graph-optimizer notices are not the user's concern: shown only with -v
+        ort = quiet_onnxruntime()
         self.path = Path(path)
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -54,7 +54,7 @@ class OrtRunner(Runner):
         # three sessions take turns on the same cores: a finished session's pool must not spin
         # while the next one runs (measured: 127 -> 105 ms per image, two-thread schedule)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        opts.log_severity_level = 3
+        opts.log_severity_level = onnxruntime_severity()
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=providers or pick_providers())
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
@@ -97,7 +97,7 @@ def runners(folder: ModelFolder, cfg: EngineConfig, size: int | None = None) -> 
     if cfg.schedule == "merged":
         merged = folder.root / cfg.precision / "fg_bg.onnx"
         if not merged.is_file():
-            raise ModelError(f"{merged}: no merged fg+bg graph; run 'paracolor build --merge-fg-bg --precision {cfg.precision}'")
+            raise ModelError(f"{merged}: no merged fg+bg graph; {make_graphs_hint(cfg.precision, merged=True)}")
         made = {"fg_bg": OrtRunner(folder.verified(merged), "fg+bg", providers, cores), "fusion": OrtRunner(folder.onnx_path("fusion", cfg.precision), "fusion", providers, cores)}
     else:
         # Two generators at once share the cores; run alone, each stage may use all of them.

@@ -129,6 +129,9 @@ def plan_videos(videos, cfg, summary) -> list[VideoJob]:
             rel = Path(src.name)
         muxer, ext = output_container(src)
         dst = out_dir / rel.parent / f"{rel.stem}{cfg.suffix}{ext}"
+        if cfg.output_file:  # one video to the file -o names (output_target.py)
+            dst = Path(cfg.output_file)
+            muxer, _ = output_container(dst)
         key = dst.resolve()
         if not key.is_relative_to(out_dir.resolve()):  # a '..' in a glob or a folder name climbs out of -o
             dst = out_dir / f"{rel.stem}{cfg.suffix}{ext}"

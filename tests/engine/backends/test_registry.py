@@ -53,7 +53,7 @@ def test_torch_backend_on_the_cpu_and_merged_refused_before_loading(tiny_model_d
 def test_missing_framework_is_a_user_error(tiny_model_dir, monkeypatch):
     monkeypatch.delitem(sys.modules, "paracolor.engine.backends.torch", raising=False)
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
-    with pytest.raises(MissingDependency, match="the torch backend needs torch: pip install 'paracolor\\[train\\]'"):
+    with pytest.raises(MissingDependency, match="the torch backend needs torch, which is not installed: pip install 'paracolor\\[train\\]'"):
         Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="torch"))
     if importlib.util.find_spec("tensorrt") is None:
         with pytest.raises(MissingDependency, match="TensorRT's Python bindings"):

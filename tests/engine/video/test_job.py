@@ -212,3 +212,24 @@ def test_cli_colorizes_a_video(tmp_path, tiny_model_dir):
     assert out.stream.codec_context.name == "vp9" and len(list(out.frames())) == 8
     res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "o2"), "--model", str(tiny_model_dir), "--video-codec", "nonesuch"])
     assert res.exit_code == 1 and "no such encoder" in res.output
+
+
+def test_cli_writes_one_video_to_the_file_o_names(tmp_path, tiny_model_dir):
+    """`colorize clip.mp4 -o colour.mkv` writes that file (a Matroska one), as -o result.png does
+    for one photo; an image name for a video's output is refused with the reason."""
+    from click.testing import CliRunner
+
+    from paracolor.cli import main
+
+    src = write_video(tmp_path / "clip.mp4", frames(6, 64, 48), audio=True)
+    before = src.read_bytes()
+    target = tmp_path / "films" / "colour.mkv"
+    target.parent.mkdir()
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(target), "--model", str(tiny_model_dir), "-q", "--temporal", "off"])
+    assert res.exit_code == 0, res.output
+    out = VideoSource(target)
+    assert out.container.format.name.startswith("matroska") and len(list(out.frames())) == 6
+    out.close()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["colour.mkv"] and src.read_bytes() == before
+    res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "still.png"), "--model", str(tiny_model_dir), "-q"])
+    assert res.exit_code == 1 and "is a video" in res.output and not (tmp_path / "still.png").exists()
