@@ -29,9 +29,10 @@ IMAGE_MODEL = "paracolor"
 AB_MODEL = "paracolor_ab"
 
 
-def warm(colorizer: Colorizer, image_model: ColorizeModel, max_batch: int) -> None:
+def warm(colorizer: Colorizer, max_batch: int) -> None:
     """Run what the first requests would otherwise pay for: a full batch, and one 1.5 MP photo
-    (above the size where finishing switches to the compiled lookup tables)."""
+    (above the size where finishing switches to the compiled lookup tables; not bound by
+    --max-pixels, which is for clients' photos)."""
     S = colorizer.size
     colorizer.infer(np.zeros((max_batch, 1, S, S), np.float32))
     import cv2
@@ -39,7 +40,11 @@ def warm(colorizer: Colorizer, image_model: ColorizeModel, max_batch: int) -> No
     yy, xx = np.mgrid[0:1000, 0:1500]
     photo = np.dstack([(xx % 256), (yy % 256), ((xx + yy) % 256)]).astype(np.uint8)
     ok, png = cv2.imencode(".png", photo)
-    out = image_model([{"image": np.array([[png.tobytes()]], dtype=object)}])[0]
+    model = ColorizeModel(colorizer, workers=1)
+    try:
+        out = model([{"image": np.array([[png.tobytes()]], dtype=object)}])[0]
+    finally:
+        model.close()
     if out["error"][0, 0]:
         raise RuntimeError(f"warm-up failed: {out['error'][0, 0].decode()}")
 
@@ -87,7 +92,7 @@ def serve(cfg: ServeConfig, stop: threading.Event | None = None, on_ready: Calla
     with Colorizer(cfg.engine) as colorizer:
         image_models = [ColorizeModel(colorizer, cfg.max_pixels, cfg.quality, lock=lock) for _ in range(cfg.instances)]
         try:
-            warm(colorizer, image_models[0], cfg.max_batch)
+            warm(colorizer, cfg.max_batch)
             handlers = _install_signal_handlers(stop)
             try:
                 with tempfile.TemporaryDirectory(prefix="paracolor-triton-") as workspace, Triton(config=_triton_config(cfg), workspace=Path(workspace) / "ws") as triton:
