@@ -192,3 +192,23 @@ def test_sigterm_lets_in_flight_requests_finish(serve_runs, tiny_model_dir, tmp_
     finally:
         code = proc.stop()
     assert code == 0, proc.log()
+
+
+@pytest.mark.parametrize("protocol", ["http", "grpc"])
+def test_example_client(server, protocol, photos, reference, tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "examples" / "client.py"
+    url = server.http_url if protocol == "http" else server.grpc_url
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"not a photo")
+    res = subprocess.run([sys.executable, str(script), str(photos[0]), str(bad), "-o", str(tmp_path / "out"), "--protocol", protocol, "--url", url], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 1 and "FAILED" in res.stderr and str(bad) in res.stderr
+    _assert_close(_decode((tmp_path / "out" / f"{photos[0].stem}.png").read_bytes()), reference[0])
+    res = subprocess.run([sys.executable, str(script), str(photos[0]), "-o", str(tmp_path / "ab"), "--protocol", protocol, "--url", url, "--ab"], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    ab_out = _decode((tmp_path / "ab" / f"{photos[0].stem}.png").read_bytes())
+    # the client's float pipeline against the server's 8-bit one: close, not equal
+    assert ab_out.shape == reference[0].shape and np.abs(ab_out.astype(int) - reference[0].astype(int)).mean() < 3
