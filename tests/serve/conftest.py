@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
-import os
-import signal
-import socket
 import subprocess
 import sys
-import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from paracolor.serve.launch import ServeProcess as _ServeProcess
+from paracolor.serve.launch import free_ports  # noqa: F401  (the tests' import)
+
 HAVE_SERVE = all(importlib.util.find_spec(m) is not None for m in ("pytriton", "tritonclient"))
 needs_serve = pytest.mark.skipif(not HAVE_SERVE, reason="needs the [serve] extra (pytriton, tritonclient)")
-
-
-def free_ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def tritonserver_runs() -> str | None:
@@ -47,54 +34,11 @@ def tritonserver_runs() -> str | None:
     return None
 
 
-class ServeProcess:
-    """``python -m paracolor.cli serve`` in a subprocess; stopped with SIGTERM."""
+class ServeProcess(_ServeProcess):
+    """The server on the tiny model (a model folder first, then extra options)."""
 
     def __init__(self, model_dir: Path, log_path: Path, *extra: str):
-        self.http, self.grpc, self.metrics = free_ports(3)
-        cmd = [sys.executable, "-m", "paracolor.cli", "serve", "--model", str(model_dir), "--http-port", str(self.http), "--grpc-port", str(self.grpc), "--metrics-port", str(self.metrics), *extra]
-        self.log_path = log_path
-        self._log = open(log_path, "wb")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    @property
-    def http_url(self) -> str:
-        return f"127.0.0.1:{self.http}"
-
-    @property
-    def grpc_url(self) -> str:
-        return f"127.0.0.1:{self.grpc}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")[-4000:]
-
-    def wait_ready(self, timeout: float = 240) -> None:
-        import tritonclient.http as httpclient
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"paracolor serve exited with {self.proc.returncode}:\n{self.log()}")
-            try:
-                with closing(httpclient.InferenceServerClient(self.http_url)) as c:
-                    if c.is_server_ready() and c.is_model_ready("paracolor") and c.is_model_ready("paracolor_ab"):
-                        return
-            except Exception:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError(f"paracolor serve not ready after {timeout} s:\n{self.log()}")
-
-    def stop(self, timeout: float = 90) -> int:
-        """SIGTERM, then the exit status (killed after ``timeout``: a test failure, not a leak)."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(30)
-        self._log.close()
-        return self.proc.returncode
+        super().__init__(["--model", str(model_dir), *extra], log_path)
 
 
 @pytest.fixture(scope="session")
