@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import tempfile
 import threading
 from pathlib import Path
@@ -19,11 +20,27 @@ from typing import Callable
 import numpy as np
 
 from ..engine.pipeline import Colorizer
+from ..errors import ConfigError, ParacolorError
 from .config import ServeConfig
 from .models import AbModel, ColorizeModel
 from .stub import ensure_stub_env, require, use_stub_env_in_pytriton
 
 log = logging.getLogger(__name__)
+
+
+class ServeError(ParacolorError, RuntimeError):
+    """tritonserver did not start or stopped on its own."""
+
+
+def check_ports(cfg: ServeConfig) -> None:
+    """Refuse a port someone already listens on, at once (tritonserver would fail after a long timeout)."""
+    for name, port in (("HTTP", cfg.http_port), ("gRPC", cfg.grpc_port), ("metrics", cfg.metrics_port)):
+        with socket.socket(socket.AF_INET6 if ":" in cfg.host else socket.AF_INET) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT leftovers are no conflict
+            try:
+                s.bind((cfg.host, port))
+            except OSError as exc:
+                raise ConfigError(f"the {name} port {cfg.host}:{port} is not free ({exc.strerror}); pick another with --{name.lower()}-port") from None
 
 IMAGE_MODEL = "paracolor"
 AB_MODEL = "paracolor_ab"
@@ -87,6 +104,7 @@ def serve(cfg: ServeConfig, stop: threading.Event | None = None, on_ready: Calla
     use_stub_env_in_pytriton(ensure_stub_env(cfg.stub_env))
     from pytriton.triton import Triton
 
+    check_ports(cfg)
     stop = stop or threading.Event()
     lock = threading.Lock()  # one engine, shared by every instance of both models
     with Colorizer(cfg.engine) as colorizer:
@@ -97,14 +115,17 @@ def serve(cfg: ServeConfig, stop: threading.Event | None = None, on_ready: Calla
             try:
                 with tempfile.TemporaryDirectory(prefix="paracolor-triton-") as workspace, Triton(config=_triton_config(cfg), workspace=Path(workspace) / "ws") as triton:
                     _bind(triton, cfg, colorizer, image_models, lock)
-                    triton.run()
+                    try:
+                        triton.run()
+                    except (TimeoutError, RuntimeError) as exc:
+                        raise ServeError(f"tritonserver did not start ({type(exc).__name__}: {exc}); run 'paracolor -v serve --log-verbose 1' to see its log") from None
                     info = {"http": f"{cfg.host}:{cfg.http_port}", "grpc": f"{cfg.host}:{cfg.grpc_port}", "metrics": f"http://{cfg.host}:{cfg.metrics_port}/metrics", "models": [IMAGE_MODEL, AB_MODEL], "engine": colorizer.describe()}
                     log.info("ready: %s", info)
                     if on_ready:
                         on_ready(info)
                     while not stop.wait(0.5):
                         if not triton.is_alive():
-                            raise RuntimeError("tritonserver stopped unexpectedly (see its log above)")
+                            raise ServeError("tritonserver stopped unexpectedly; run 'paracolor -v serve --log-verbose 1' to see its log")
                     log.info("stopping: in-flight requests finish first (up to %d s)", cfg.exit_timeout_s)
             finally:
                 _restore_signal_handlers(handlers)

@@ -95,3 +95,16 @@ def test_serve_modules_import_no_pytriton():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "[]"
+
+
+def test_a_busy_port_is_refused_at_once():
+    import socket
+
+    from paracolor.serve.server import check_ports
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        with pytest.raises(ConfigError, match=f"HTTP port 127.0.0.1:{port} is not free"):
+            check_ports(ServeConfig(http_port=port, grpc_port=port + 1 if port < 65535 else 1025, metrics_port=1026 if port != 1026 else 1027))

@@ -178,7 +178,7 @@ def test_metrics(server):
 
 def test_sigterm_lets_in_flight_requests_finish(serve_runs, tiny_model_dir, tmp_path, photos, reference):
     """A request held by the batcher (2 s queue delay) when SIGTERM arrives still gets its photo."""
-    proc = ServeProcess(tiny_model_dir, tmp_path / "serve.log", "--max-queue-delay-us", "2000000", "--instances", "1")
+    proc = ServeProcess(tiny_model_dir, tmp_path / "serve.log", "--max-queue-delay-us", "2000000")  # two instances (the default)
     try:
         proc.wait_ready()
         out = {}
