@@ -108,3 +108,16 @@ def test_a_busy_port_is_refused_at_once():
         port = s.getsockname()[1]
         with pytest.raises(ConfigError, match=f"HTTP port 127.0.0.1:{port} is not free"):
             check_ports(ServeConfig(http_port=port, grpc_port=port + 1 if port < 65535 else 1025, metrics_port=1026 if port != 1026 else 1027))
+
+
+def test_serve_without_the_extra_is_one_line(monkeypatch):
+    from types import SimpleNamespace
+
+    from click.testing import CliRunner
+
+    from paracolor.cli import main
+
+    monkeypatch.setattr(stub, "importlib", SimpleNamespace(util=SimpleNamespace(find_spec=lambda name: None)))
+    res = CliRunner().invoke(main, ["serve", "--http-port", "18990", "--grpc-port", "18991", "--metrics-port", "18992"])
+    assert res.exit_code == 1
+    assert "pip install 'paracolor[serve]'" in res.output and "Traceback" not in res.output
