@@ -22,6 +22,7 @@ GraphIO = Literal["fp32", "fp16"]
 CalibMethod = Literal["entropy", "percentile", "minmax"]
 CalibTarget = Literal["tensorrt", "cpu"]
 ImageFormat = Literal["png", "jpg", "tiff", "webp"]
+TritonPlatform = Literal["tensorrt", "onnx", "python"]  # triton-repo: tensorrt_plan, onnxruntime_onnx, python backend
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
@@ -34,6 +35,7 @@ GRAPH_IO: tuple[str, ...] = get_args(GraphIO)
 CALIB_METHODS: tuple[str, ...] = get_args(CalibMethod)
 CALIB_TARGETS: tuple[str, ...] = get_args(CalibTarget)
 IMAGE_FORMATS: tuple[str, ...] = get_args(ImageFormat)
+TRITON_PLATFORMS: tuple[str, ...] = get_args(TritonPlatform)
 
 
 def check(what: str, value, allowed: tuple[str, ...]) -> None:

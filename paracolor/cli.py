@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES
+from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES, TRITON_PLATFORMS
 from . import logs
 from .errors import ParacolorError, printable
 from .extras import extra_for, missing
@@ -499,6 +499,61 @@ def info(model_dir, as_json):
                 click.echo(f"  {k}: {v}")
         else:
             click.echo(f"  {values}")
+
+
+# ---------------------------------------------------------------------------------------------
+# serving (NVIDIA Triton Inference Server)
+
+
+@main.command()
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (an engine folder, or a bundle/model folder with engines/).")
+@click.option("--schedule", type=click.Choice(SCHEDULES), default="parallel", show_default=True)
+@click.option("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address every endpoint listens on (0.0.0.0: all interfaces).")
+@click.option("--http-port", default=8000, show_default=True)
+@click.option("--grpc-port", default=8001, show_default=True)
+@click.option("--metrics-port", default=8002, show_default=True, help="Prometheus metrics (/metrics).")
+@click.option("--max-batch", default=8, show_default=True, help="Largest batch Triton's dynamic batcher forms across requests.")
+@click.option("--max-queue-delay-us", default=2000, show_default=True, help="How long the batcher may hold a request to fill a batch.")
+@click.option("--instances", default=2, show_default=True, help="Calls of the image model in flight (one encodes while the next infers).")
+@click.option("--max-pixels", default=268_000_000, show_default=True, help="Refuse larger images (decompression bombs).")
+@click.option("--quality", default=95, show_default=True, help="JPEG/WebP output quality.")
+@click.option("--exit-timeout", default=30, show_default=True, help="Seconds in-flight requests may take after SIGTERM/Ctrl-C.")
+@click.option("--log-verbose", default=0, show_default=True, help="tritonserver's log verbosity.")
+def serve(model_dir, backend, precision, engines, schedule, threads, host, http_port, grpc_port, metrics_port, max_batch, max_queue_delay_us, instances, max_pixels, quality, exit_timeout, log_verbose):
+    """Serve the colorizer from a Triton Inference Server (models paracolor and paracolor_ab)."""
+    from .engine.config import EngineConfig
+    from .serve.config import ServeConfig
+    from .serve.server import serve as run_server
+
+    if engines and not model_dir and (Path(engines) / "model.json").is_file():
+        model_dir = engines
+    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, engines=engines, schedule=schedule, threads=threads, max_batch=max_batch)
+    cfg = ServeConfig(engine=engine, host=host, http_port=http_port, grpc_port=grpc_port, metrics_port=metrics_port, max_batch=max_batch, max_queue_delay_us=max_queue_delay_us, instances=instances, max_pixels=max_pixels, quality=quality, exit_timeout_s=exit_timeout, log_verbose=log_verbose)
+    run_server(cfg, on_ready=lambda info: click.echo(f"ready: HTTP {info['http']}, gRPC {info['grpc']}, metrics {info['metrics']}; models {', '.join(info['models'])} ({info['engine']['backend']})", err=True))
+
+
+@main.command("triton-repo")
+@click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False), help="Model repository folder to write.")
+@click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
+@click.option("--platform", type=click.Choice(TRITON_PLATFORMS), default="tensorrt", show_default=True, help="tensorrt: engines from 'paracolor build'; onnx: ONNX Runtime; python: Python-backend models over onnxruntime.")
+@click.option("--precision", type=click.Choice(PRECISIONS), default="fp16", show_default=True)
+@click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="tensorrt: the engine folder (default: the model folder's, for this GPU).")
+@click.option("--max-batch", default=8, show_default=True, help="max_batch_size of every model (tensorrt: at most the engines' profile).")
+@click.option("--max-queue-delay-us", default=2000, show_default=True)
+@click.option("--instances", default=1, show_default=True, help="Instances of each component model.")
+@click.option("--kind", type=click.Choice(["auto", "gpu", "cpu"]), default="auto", show_default=True, help="Instance group kind (auto: GPU for tensorrt, CPU for python).")
+@click.option("--overwrite", is_flag=True, help="Replace an existing repository folder.")
+def triton_repo(out_dir, model_dir, platform, precision, engines, max_batch, max_queue_delay_us, instances, kind, overwrite):
+    """Write a Triton model repository: fg, bg, fusion and the ensemble paracolor_ab."""
+    from .serve.repo import RepoConfig, write_repository
+
+    cfg = RepoConfig(out_dir=out_dir, model_dir=model_dir, platform=platform, precision=precision, engines=engines, max_batch=max_batch, max_queue_delay_us=max_queue_delay_us, instances=instances, kind=kind, overwrite=overwrite)
+    for path in write_repository(cfg):
+        click.echo(path)
 
 
 if __name__ == "__main__":  # pragma: no cover
