@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES
+from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, RUN_PRECISIONS, SCHEDULES
 from .errors import ParacolorError
 
 
@@ -183,7 +183,7 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("-o", "--output", "output_dir", required=True, type=click.Path(file_okay=False), help="Output folder (mirrors input folders).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(RUN_PRECISIONS), default="fp32", show_default=True)
 @click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (an engine folder, or a bundle/model folder with engines/).")
 @click.option("--cuda-graphs", is_flag=True, help="Capture each GPU stage into CUDA graphs.")
 @click.option("--cuda-binding", type=click.Choice(CUDA_BINDINGS), default="auto", show_default=True, help="CUDA Python binding for the TensorRT backend.")
@@ -396,7 +396,7 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--backend", type=click.Choice([b for b in BACKENDS if b != "tensorrt"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(RUN_PRECISIONS), default="fp32", show_default=True)
 @click.option("--size", type=int, default=None)
 @click.option("--predictions", type=click.Path(exists=True, file_okay=False), default=None, help="Score this folder of outputs instead of colorizing.")
 @click.option("--variant", "variants", multiple=True, default=["fusion"], show_default=True, help="fusion, fg, bg or blend:ALPHA (repeatable; Table V).")

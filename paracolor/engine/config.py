@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..choices import BACKENDS, CUDA_BINDINGS, MEMORY_MODES, PRECISIONS, SCHEDULES, check
+from ..choices import BACKENDS, COMPUTE_PRECISIONS, CUDA_BINDINGS, MEMORY_MODES, RUN_PRECISIONS, SCHEDULES, check, graph_precision
 from ..errors import ConfigError
 
 
@@ -14,7 +14,7 @@ class EngineConfig:
 
     model_dir: str | None = None  # None: the bundled default model
     backend: str = "auto"  # which backend "auto" means: paracolor.engine.backends.choose
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32, fp16, int8, or bf16 (the fp32 graphs in bf16; openvino)
     size: int | None = None  # network input size; None: the model's own (256)
     schedule: str = "parallel"
     threads: int | None = None  # CPU threads in total; None: all cores
@@ -27,12 +27,20 @@ class EngineConfig:
 
     def __post_init__(self):
         check("backend", self.backend, BACKENDS)
-        check("precision", self.precision, PRECISIONS)
+        check("precision", self.precision, RUN_PRECISIONS)
         check("schedule", self.schedule, SCHEDULES)
         check("CUDA binding", self.cuda_binding, CUDA_BINDINGS)
         if self.memory_mode is not None:
             check("memory mode", self.memory_mode, MEMORY_MODES)
         if self.size is not None and (self.size < 32 or self.size % 32):
             raise ConfigError(f"size must be a positive multiple of 32, got {self.size}")
+        if self.precision in COMPUTE_PRECISIONS and self.backend not in ("auto", *COMPUTE_PRECISIONS[self.precision][1]):
+            able = " or ".join(COMPUTE_PRECISIONS[self.precision][1])
+            raise ConfigError(f"the {self.backend} backend cannot compute {self.precision}; use --backend {able} (or auto)")
         if self.backend == "tensorrt" and not self.engines:
             raise ConfigError("the tensorrt backend needs --engines DIR (built with 'paracolor build')")
+
+    @property
+    def graphs(self) -> str:
+        """The precision of the model folder's graphs this run loads (bf16 runs the fp32 graphs)."""
+        return graph_precision(self.precision)

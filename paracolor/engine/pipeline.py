@@ -104,10 +104,10 @@ class Colorizer:
         ``cfg``'s backend; the Colorizer closes it."""
         self.cfg = cfg = cfg or EngineConfig()
         self.folder = ModelFolder.load(cfg.model_dir)
-        self.size = cfg.size or self.folder.network_size(cfg.precision)
-        if cfg.precision != "fp32" and self.size != self.folder.network_size(cfg.precision):
+        self.size = cfg.size or self.folder.network_size(cfg.graphs)
+        if cfg.graphs != "fp32" and self.size != self.folder.network_size(cfg.graphs):
             raise ConfigError(
-                f"the {cfg.precision} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.precision)} px, not {self.size}"
+                f"the {cfg.graphs} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.graphs)} px, not {self.size}"
             )
         self._scheduler = scheduler or backends.load(self.folder, cfg, self.size)
 
