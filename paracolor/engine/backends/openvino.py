@@ -21,6 +21,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import openvino as ov  # this module is imported only when the backend is chosen (the registry)
 
 from ...errors import ConfigError
 from ..config import EngineConfig
@@ -34,12 +35,6 @@ HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f32", "int8": "f32"}
 _TYPES = {"f32": "float32", "f16": "float16"}
 
 
-def _ov():
-    import openvino
-
-    return openvino
-
-
 def cache_dir() -> Path | None:
     """Where compiled models are cached (None: caching off)."""
     value = os.environ.get(CACHE_ENV)
@@ -51,7 +46,7 @@ def cache_dir() -> Path | None:
 
 def cpu_capabilities() -> list[str]:
     """What OpenVINO's CPU plugin can compute on this CPU (FP32, BF16, INT8, ...)."""
-    return list(_ov().Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
+    return list(ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES"))
 
 
 def has_bf16() -> bool:
@@ -60,7 +55,6 @@ def has_bf16() -> bool:
 
 def describe_runtime() -> str:
     """One line for ``paracolor info``: version, CPU name and capabilities."""
-    ov = _ov()
     core = ov.Core()
     name = core.get_property("CPU", "FULL_DEVICE_NAME")
     return f"{ov.get_version().split('-')[0]} on {name} ({', '.join(core.get_property('CPU', 'OPTIMIZATION_CAPABILITIES'))}); model cache {cache_dir() or 'off'}"
@@ -74,7 +68,6 @@ class OvRunner(Runner):
     def __init__(self, model, role: str, precision: str = "fp32", threads: int = 0, size: int | None = None, source: str = ""):
         """``model``: a graph's path or an ``openvino.Model``; ``threads`` 0: all cores."""
         super().__init__(role)
-        ov = _ov()
         core = ov.Core()
         self.source = source or str(model)
         if not isinstance(model, ov.Model):
@@ -115,7 +108,7 @@ class OvRunner(Runner):
 
     def describe(self) -> dict:
         hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")
-        return {**super().describe(), "path": self.source, "device": "cpu", "precision": self.precision, "inference_precision": str(hint), "threads": int(self.compiled.get_property("INFERENCE_NUM_THREADS"))}
+        return {**super().describe(), "path": self.source, "device": "cpu", "precision": self.precision, "inference_precision": hint.get_type_name(), "threads": int(self.compiled.get_property("INFERENCE_NUM_THREADS"))}
 
 
 def _shape(port) -> tuple:
@@ -139,7 +132,6 @@ def read_model(core, path: Path, role: str):
 
 def merged_model(fg_path: Path, bg_path: Path):
     """One OpenVINO model holding fg and bg on one shared L input, outputs ab_fg and ab_bg."""
-    ov = _ov()
     core = ov.Core()
     fg, bg = read_model(core, fg_path, "fg"), read_model(core, bg_path, "bg")
     L = fg.inputs[0].get_node()
