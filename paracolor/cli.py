@@ -189,7 +189,7 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("--cuda-binding", type=click.Choice(CUDA_BINDINGS), default="auto", show_default=True, help="CUDA Python binding for the TensorRT backend.")
 @click.option("--memory-mode", type=click.Choice(MEMORY_MODES), default=None, help="GPU I/O buffers (default: $PARACOLOR_MEMORY_MODE, else auto: zero-copy on integrated GPUs such as Jetson).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
-@click.option("--batch-size", default=4, show_default=True)
+@click.option("--batch-size", type=int, default=None, help="Photos per batch (default: the backend's, measured: 1 on the CPU backends, 4 elsewhere).")
 @click.option("--size", type=int, default=None, help="Network input size (multiple of 32; default: the model's, 256).")
 @click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default=None, help="Output format (default: as the input).")
 @click.option("--suffix", default="", help="Appended to output file names, e.g. _color.")
@@ -209,7 +209,7 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
 
     if engines and not model_dir and (Path(engines) / "model.json").is_file():
         model_dir = engines  # a bundle or built model folder describes its own model
-    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=max(batch_size, 1))
+    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=max(batch_size or 8, 1))
     cfg = ColorizeConfig(
         inputs=list(inputs), output_dir=output_dir, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
         overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, report=report, progress=not quiet,

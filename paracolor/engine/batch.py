@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +35,7 @@ class ColorizeConfig:
     inputs: list[str]
     output_dir: str
     engine: EngineConfig = field(default_factory=EngineConfig)
-    batch_size: int = 4
+    batch_size: int | None = None  # None: the backend's preferred batch (Colorizer.preferred_batch)
     format: str | None = None  # None: keep the input's format when writable, else png
     suffix: str = ""
     overwrite: bool = False
@@ -48,7 +48,7 @@ class ColorizeConfig:
     quality: int = 95
 
     def __post_init__(self):
-        if self.batch_size < 1:
+        if self.batch_size is not None and self.batch_size < 1:
             raise ConfigError("batch size must be at least 1")
         if self.format is not None and self.format.lower() not in OUTPUT_FORMATS:
             raise ConfigError(f"unknown format {self.format!r}; choose from {sorted(OUTPUT_FORMATS)}")
@@ -207,6 +207,8 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     own = colorizer is None
     if jobs and own:
         colorizer = Colorizer(cfg.engine)
+    if jobs and cfg.batch_size is None:
+        cfg = replace(cfg, batch_size=colorizer.preferred_batch)
     stop = threading.Event()
     lock = threading.Lock()
     bar = tqdm(total=len(jobs), unit="img", disable=not cfg.progress, desc="colorize")

@@ -132,6 +132,11 @@ class Colorizer:
         return self._scheduler.max_batch
 
     @property
+    def preferred_batch(self) -> int:
+        """The batch a folder job uses when not told: the backend's measured best."""
+        return self._scheduler.preferred_batch
+
+    @property
     def in_flight(self) -> int:
         """Batches worth keeping submitted while an earlier one is finished (0: none, the CPU)."""
         return self._scheduler.in_flight

@@ -59,7 +59,7 @@ def _run(photos, out, colorizer, batch_size=3):
 
 
 def test_gpu_schedule_keeps_one_batch_in_flight_with_identical_outputs(photos, tmp_path, tiny_model_dir):
-    cfg = EngineConfig(model_dir=str(tiny_model_dir), schedule="sequential")
+    cfg = EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime", schedule="sequential")  # the host GPU's runners
     cpu = Recording(cfg)
     gpu = Recording(cfg, _host_gpu(cfg, max_batch=2))  # batches of 3 become 2: the buffers' size
     assert (cpu.in_flight, gpu.in_flight, gpu.max_batch) == (0, 1, 2)
@@ -100,7 +100,7 @@ def test_gpu_loop_overlaps_when_photos_are_ready(tiny_model_dir, tmp_path):
     batch_mod._infer_loop(ColorizeConfig(inputs=[], output_dir="", batch_size=2), gpu, decoded, finished, batch_mod.Summary(), threading.Lock(), Bar())
     assert [e[0] for e in gpu.log] == ["submit", "submit", "collect", "submit", "collect", "collect"]
     got = [finished.get_nowait() for _ in range(5)]
-    ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir)))
+    ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime"))  # the host GPU's runners
     for (job, prep, ab), want in zip(got, ref.infer(np.stack([p.L_net for _, p, _ in got]))["ab"]):
         assert np.array_equal(ab["ab"], want)
     gpu.close()

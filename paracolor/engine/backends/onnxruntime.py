@@ -18,6 +18,10 @@ from .base import Runner, TensorSpec
 from .cpu_scheduler import StageScheduler
 
 _TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
+#: onnxruntime's CPU memory arena keeps the largest batch's buffers for the session's life and
+#: grows in doubling steps, so resident memory follows the batch size; without it, buffers are
+#: freed after each run (benchmarks/cpu_batch_memory.py measures both)
+CPU_MEM_ARENA = False
 
 
 def available_providers() -> list[str]:
@@ -55,6 +59,7 @@ class OrtRunner(Runner):
         # while the next one runs (measured: 127 -> 105 ms per image, two-thread schedule)
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
+        opts.enable_cpu_mem_arena = CPU_MEM_ARENA
         try:
             self.session = ort.InferenceSession(str(self.path), opts, providers=providers or pick_providers())
         except Exception as exc:  # onnxruntime raises its own exception types for bad files
