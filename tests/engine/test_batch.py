@@ -105,3 +105,18 @@ def test_gpu_loop_overlaps_when_photos_are_ready(tiny_model_dir, tmp_path):
         assert np.array_equal(ab["ab"], want)
     gpu.close()
     ref.close()
+
+
+def test_batch_size_defaults_to_the_backends_preferred_batch(photos, tmp_path, tiny_model_dir):
+    cfg = EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime", schedule="sequential")
+    r = runners(ModelFolder.load(cfg.model_dir), cfg)
+    from paracolor.engine.backends.cpu_scheduler import StageScheduler
+
+    col = Recording(cfg, StageScheduler(r["fg"], r["bg"], r["fusion"], "sequential", preferred_batch=5))
+    assert col.preferred_batch == col.describe()["preferred_batch"] == 5
+    s = _run(photos, tmp_path / "out", col, batch_size=None)
+    assert len(s.done) == 11
+    assert [n for e, _, *n in col.log if e == "submit"] == [[5], [5], [1]]
+    col.close()
+    with Colorizer(cfg) as loaded:  # the CPU backends' measured default
+        assert loaded.preferred_batch == 1

@@ -22,6 +22,9 @@ _TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 #: grows in doubling steps, so resident memory follows the batch size; without it, buffers are
 #: freed after each run (benchmarks/cpu_batch_memory.py measures both)
 CPU_MEM_ARENA = False
+#: the folder job's batch when not told: on the CPU a batch buys no parallelism that two threads
+#: per image lack, and larger batches cost memory (benchmarks/cpu_batch_memory.py)
+PREFERRED_BATCH = 1
 
 
 def available_providers() -> list[str]:
@@ -100,5 +103,5 @@ def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StageScheduler:
     """The loader: the host scheduler over :func:`runners`."""
     r = runners(folder, cfg)
     if cfg.schedule == "merged":
-        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged")
-    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule)
+        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged", preferred_batch=PREFERRED_BATCH)
+    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule, preferred_batch=PREFERRED_BATCH)

@@ -33,6 +33,8 @@ CACHE_ENV = "PARACOLOR_CACHE_DIR"
 #: run precision -> OpenVINO's inference precision hint for the float parts of the graphs
 HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f32", "int8": "f32"}
 _TYPES = {"f32": "float32", "f16": "float16"}
+#: the folder job's batch when not told (benchmarks/cpu_batch_memory.py)
+PREFERRED_BATCH = 1
 
 
 def cache_dir() -> Path | None:
@@ -169,5 +171,5 @@ def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StageScheduler:
     """The loader: the host scheduler over :func:`runners`."""
     r = runners(folder, cfg, size)
     if cfg.schedule == "merged":
-        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged")
-    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule)
+        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged", preferred_batch=PREFERRED_BATCH)
+    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule, preferred_batch=PREFERRED_BATCH)
