@@ -207,8 +207,8 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     own = colorizer is None
     if jobs and own:
         colorizer = Colorizer(cfg.engine)
-    if jobs and cfg.batch_size is None:
-        cfg = replace(cfg, batch_size=colorizer.preferred_batch)
+    if cfg.batch_size is None:  # the backend's own (nothing to colorize: no backend loaded)
+        cfg = replace(cfg, batch_size=colorizer.preferred_batch if colorizer is not None else 1)
     stop = threading.Event()
     lock = threading.Lock()
     bar = tqdm(total=len(jobs), unit="img", disable=not cfg.progress, desc="colorize")
