@@ -2,8 +2,8 @@
 
 Each run is a fresh process (so its peak RSS is its own) colorizing the same N photos with the
 folder job; configurations are interleaved over rounds so the machine's load affects all alike.
-onnxruntime is run with its CPU memory arena on (onnxruntime's default, paracolor's before) and
-off (paracolor's default now), to show what the arena costs at each batch size.
+onnxruntime is run with its CPU memory arena on (onnxruntime's and paracolor's default) and off,
+to show what the arena costs and saves at each batch size.
 
 Usage: python benchmarks/cpu_batch_memory.py ../shared/data/val/coco [--num 100] [--rounds 2]
 """
