@@ -5,9 +5,9 @@ oneDNN's bf16 on CPUs that have it), so ``--backend auto`` picks it there when i
 (:func:`paracolor.engine.backends.choose`). Precisions: ``fp32`` (f32 compute: OpenVINO's default
 on a bf16 CPU would be bf16), ``bf16`` (the fp32 graphs with ``INFERENCE_PRECISION_HINT=bf16``),
 ``fp16`` and ``int8`` (the folder's Q/DQ graphs, which OpenVINO turns into int8 kernels whatever
-the target they were calibrated for: CPU-target U8S8 and TensorRT-target S8S8 graphs ran level
-in paracolor's parallel schedule, 562 and 559 ms in one loaded run, so the bundled U8S8 graphs,
-onnxruntime's fast path too, stay the default; 2026-12-01-*-openvino-side-by-side.md). Schedules: ``parallel`` (fg and bg at once, half the
+the target they were calibrated for; the CPU-target U8S8 graphs ran faster here than the
+TensorRT-target S8S8 ones, 62 against 71 ms merged, and are onnxruntime's fast path too, so the
+bundled U8S8 graphs stay the default: 2026-12-01-*-openvino-side-by-side.md). Schedules: ``parallel`` (fg and bg at once, half the
 cores each, in the host scheduler's two threads; OpenVINO releases the GIL while it infers),
 ``sequential``, and ``merged``: fg and bg joined here into one OpenVINO model that shares the L
 input, so no ``build --merge-fg-bg`` graph is needed at any precision.
