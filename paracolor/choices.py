@@ -11,8 +11,12 @@ from typing import Literal, get_args
 
 from .errors import ConfigError
 
-Backend = Literal["auto", "onnxruntime", "torch", "tensorrt"]
+Backend = Literal["auto", "onnxruntime", "openvino", "torch", "tensorrt"]
+# the graphs a model folder holds (fp32/, fp16/, int8/): what build, bundle and model folders take
 Precision = Literal["fp32", "fp16", "int8"]
+# what a run may ask for: the graph precisions, and bf16, which is the fp32 graphs computed in
+# bfloat16 by a backend that can (openvino, on CPUs with AVX-512 BF16 or AMX)
+RunPrecision = Literal["fp32", "fp16", "int8", "bf16"]
 Schedule = Literal["parallel", "sequential", "merged"]
 MemoryMode = Literal["auto", "device", "zero-copy"]
 CudaBinding = Literal["auto", "cuda-python", "pycuda"]
@@ -26,6 +30,9 @@ TritonPlatform = Literal["tensorrt", "onnx", "python"]  # triton-repo: tensorrt_
 
 BACKENDS: tuple[str, ...] = get_args(Backend)
 PRECISIONS: tuple[str, ...] = get_args(Precision)
+RUN_PRECISIONS: tuple[str, ...] = get_args(RunPrecision)
+#: run precisions that only some backends compute: precision -> (graphs it runs, those backends)
+COMPUTE_PRECISIONS: dict[str, tuple[str, tuple[str, ...]]] = {"bf16": ("fp32", ("openvino",))}
 SCHEDULES: tuple[str, ...] = get_args(Schedule)
 MEMORY_MODES: tuple[str, ...] = get_args(MemoryMode)
 CUDA_BINDINGS: tuple[str, ...] = get_args(CudaBinding)
@@ -36,6 +43,11 @@ CALIB_METHODS: tuple[str, ...] = get_args(CalibMethod)
 CALIB_TARGETS: tuple[str, ...] = get_args(CalibTarget)
 IMAGE_FORMATS: tuple[str, ...] = get_args(ImageFormat)
 TRITON_PLATFORMS: tuple[str, ...] = get_args(TritonPlatform)
+
+
+def graph_precision(precision: str) -> str:
+    """The model folder's graphs that a run at ``precision`` loads (bf16: the fp32 graphs)."""
+    return COMPUTE_PRECISIONS[precision][0] if precision in COMPUTE_PRECISIONS else precision
 
 
 def check(what: str, value, allowed: tuple[str, ...]) -> None:

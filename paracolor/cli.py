@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, SCHEDULES, TRITON_PLATFORMS
+from .choices import ATTENTION, BACKENDS, CALIB_METHODS, CALIB_TARGETS, CUDA_BINDINGS, GRAPH_IO, IMAGE_FORMATS, MEMORY_MODES, PRECISIONS, ROLES, RUN_PRECISIONS, SCHEDULES, TRITON_PLATFORMS
 from . import logs
 from .errors import ParacolorError, printable
 from .extras import extra_for, missing
@@ -224,13 +224,13 @@ def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw)
 @click.option("-o", "--output", "output_dir", required=True, type=click.Path(), help="Output folder (mirrors input folders); with one input file, an -o ending in .png, .jpg, .tif or .webp is the output file itself (for one video: .mp4, .mkv, .mov, .webm, ...).")
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None, help="Model folder (default: the bundled model).")
 @click.option("--backend", type=click.Choice(BACKENDS), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(RUN_PRECISIONS), default="fp32", show_default=True)
 @click.option("--engines", type=click.Path(exists=True, file_okay=False), default=None, help="TensorRT engines (an engine folder, or a bundle/model folder with engines/).")
 @click.option("--cuda-graphs", is_flag=True, help="Capture each GPU stage into CUDA graphs.")
 @click.option("--cuda-binding", type=click.Choice(CUDA_BINDINGS), default="auto", show_default=True, help="CUDA Python binding for the TensorRT backend.")
 @click.option("--memory-mode", type=click.Choice(MEMORY_MODES), default=None, help="GPU I/O buffers (default: $PARACOLOR_MEMORY_MODE, else auto: zero-copy on integrated GPUs such as Jetson).")
 @click.option("--schedule", type=click.Choice(SCHEDULES), default="parallel", show_default=True, help="fg and bg at once, one after the other, or as one merged graph (from 'build --merge-fg-bg').")
-@click.option("--batch-size", default=4, show_default=True)
+@click.option("--batch-size", type=int, default=None, help="Photos per batch (default: the backend's, measured: 1 on the CPU backends, 4 elsewhere).")
 @click.option("--size", type=int, default=None, help="Network input size (multiple of 32; default: the model's, 256).")
 @click.option("--format", "fmt", type=click.Choice(IMAGE_FORMATS), default=None, help="Output format (default: as the input).")
 @click.option("--suffix", default="", help="Appended to output file names, e.g. _color.")
@@ -258,7 +258,7 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
 
     if engines and not model_dir and (Path(engines) / "model.json").is_file():
         model_dir = engines  # a bundle or built model folder describes its own model
-    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=min(max(batch_size, 1), 256), verify_model=not no_verify_model)
+    engine = EngineConfig(model_dir=model_dir, backend=backend, precision=precision, size=size, schedule=schedule, threads=threads, engines=engines, cuda_graphs=cuda_graphs, cuda_binding=cuda_binding, memory_mode=memory_mode, max_batch=min(max(batch_size or 8, 1), 256), verify_model=not no_verify_model)
     output_dir, output_file = output_target(list(inputs), output_dir, fmt, suffix)
     cfg = ColorizeConfig(
         inputs=list(inputs), output_dir=output_dir, output_file=output_file, engine=engine, batch_size=batch_size, format=fmt, suffix=suffix,
@@ -458,7 +458,7 @@ def bench(out_dir, model_dir, images, num, warmup, backends, precisions, batch_s
 @click.option("-o", "--output", "out_dir", required=True, type=click.Path(file_okay=False))
 @click.option("--model", "model_dir", type=click.Path(exists=True, file_okay=False), default=None)
 @click.option("--backend", type=click.Choice([b for b in BACKENDS if b != "tensorrt"]), default="auto", show_default=True)
-@click.option("--precision", type=click.Choice(PRECISIONS), default="fp32", show_default=True)
+@click.option("--precision", type=click.Choice(RUN_PRECISIONS), default="fp32", show_default=True)
 @click.option("--size", type=int, default=None)
 @click.option("--predictions", type=click.Path(exists=True, file_okay=False), default=None, help="Score this folder of outputs instead of colorizing.")
 @click.option("--variant", "variants", multiple=True, default=["fusion"], show_default=True, help="fusion, fg, bg or blend:ALPHA (repeatable; Table V).")

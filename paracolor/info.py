@@ -11,7 +11,7 @@ import subprocess
 
 from . import __version__
 
-OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda", "numba", "av")
+OPTIONAL = ("onnxruntime", "onnxruntime-gpu", "openvino", "opencv-python", "numpy", "torch", "onnx", "onnx-graphsurgeon", "polygraphy", "tensorrt", "cuda-python", "pycuda", "numba", "av")
 
 
 def _version(dist: str) -> str | None:
@@ -58,16 +58,29 @@ def _lab_tables() -> str:
     return "numba" if importlib.util.find_spec("numba") else "numba not installed: OpenCV conversions"
 
 
+def _openvino() -> str:
+    if importlib.util.find_spec("openvino") is None:
+        return "not installed (pip install 'paracolor[openvino]')"
+    from .engine.backends.openvino import describe_runtime
+
+    return describe_runtime()
+
+
 def collect_info(model_dir=None) -> dict:
     """Versions, backends, devices and the model card, as a nested dict."""
+    from .engine.backends import choose
     from .engine.backends.onnxruntime import available_providers
+    from .engine.config import EngineConfig
     from .engine.cuda.memory import ENV, device_integrated, select_memory_mode
     from .engine.modelfolder import ModelError, ModelFolder
 
     versions = {"paracolor": __version__, "python": platform.python_version()}
     versions.update({d: v for d in OPTIONAL if (v := _version(d))})
     backends = {
+        # what --backend auto runs here (paracolor.engine.backends.choose says why)
+        "auto": choose(EngineConfig()),
         "onnxruntime": ", ".join(available_providers()),
+        "openvino": _openvino(),
         "torch": "available" if importlib.util.find_spec("torch") else "not installed (pip install 'paracolor[train]')",
         "tensorrt": "available" if importlib.util.find_spec("tensorrt") else "not installed",
         # without numba, large photos' Lab conversions fall back to OpenCV (same bytes, slower)

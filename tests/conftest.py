@@ -101,3 +101,17 @@ def true_fp32():
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     yield
     torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _openvino_model_cache(tmp_path_factory):
+    """OpenVINO's compiled-model cache in a temporary folder, not the user's ~/.cache."""
+    import os
+
+    saved = os.environ.get("PARACOLOR_CACHE_DIR")
+    os.environ["PARACOLOR_CACHE_DIR"] = str(tmp_path_factory.mktemp("paracolor-cache"))
+    yield
+    if saved is None:
+        os.environ.pop("PARACOLOR_CACHE_DIR", None)
+    else:
+        os.environ["PARACOLOR_CACHE_DIR"] = saved

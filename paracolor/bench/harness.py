@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from .. import __version__, progress
-from ..choices import ROLES
+from ..choices import COMPUTE_PRECISIONS, ROLES, graph_precision
 from ..engine.io import encode_image, find_images, read_image
 from ..engine.modelfolder import ModelFolder, make_graphs_hint
 from ..engine.pipeline import Colorizer, EngineConfig
@@ -43,8 +43,8 @@ class BenchConfig:
     images: str | None = None  # None: synthetic photos
     num: int = 1000  # images per configuration (cycling over the folder)
     warmup: int = 3  # warm-up batches
-    backends: list[str] = field(default_factory=lambda: ["onnxruntime", "torch", "tensorrt"])
-    precisions: list[str] = field(default_factory=lambda: ["fp32", "fp16", "int8"])
+    backends: list[str] = field(default_factory=lambda: ["onnxruntime", "openvino", "torch", "tensorrt"])
+    precisions: list[str] = field(default_factory=lambda: ["fp32", "fp16", "int8", "bf16"])
     batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32])
     schedules: list[str] = field(default_factory=lambda: ["sequential", "parallel", "merged"])
     cuda_graphs: list[bool] = field(default_factory=lambda: [False, True])
@@ -74,6 +74,21 @@ def _cuda_available() -> bool:
 
 def skip_reason(folder: ModelFolder, backend: str, precision: str, schedule: str, graphs: bool, engines: Path | None = None) -> str | None:
     """Why this machine cannot run a configuration (None: it can)."""
+    if precision in COMPUTE_PRECISIONS and backend not in COMPUTE_PRECISIONS[precision][1]:
+        return f"{precision} is computed by {' and '.join(COMPUTE_PRECISIONS[precision][1])} only (the {graph_precision(precision)} graphs in {precision})"
+    if backend == "openvino":
+        if not _has("openvino"):
+            return "openvino is not installed (pip install 'paracolor[openvino]')"
+        if graphs:
+            return "CUDA graphs need a CUDA backend (torch on a GPU, or TensorRT)"
+        if precision == "bf16":
+            from ..engine.backends.openvino import has_bf16
+
+            return None if has_bf16() else "this CPU has no bf16 that OpenVINO can use (AVX-512 BF16 or AMX)"
+        if precision != "fp32" and not (folder.root / precision / "fg.onnx").is_file():
+            how = "paracolor calibrate" if precision == "int8" else f"paracolor build --precision {precision}"
+            return f"no {precision} graphs in the model folder (make them with '{how}')"
+        return None  # its merged schedule joins fg and bg itself: no merged graph needed
     if backend == "tensorrt":
         if not _has("tensorrt"):
             return "TensorRT is not importable on this machine"
@@ -161,25 +176,13 @@ def _stats(values_ms: list[float]) -> dict:
     return {"mean": float(a.mean()), "median": float(np.median(a)), "p90": float(np.percentile(a, 90)), "p99": float(np.percentile(a, 99))}
 
 
-def measured_cpu_peak_gflops(seconds: float = 1.0) -> float:
-    """FP32 GEMM throughput of this CPU through numpy's BLAS (the 'measured peak')."""
-    n = 1024
-    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
-    b = a.T.copy()
-    a @ b
-    t0, reps = time.perf_counter(), 0
-    while time.perf_counter() - t0 < seconds:
-        a @ b
-        reps += 1
-    return 2 * n**3 * reps / (time.perf_counter() - t0) / 1e9
-
-
 def model_flops(folder: ModelFolder, precision: str, size: int) -> dict:
     """FLOPs per image of fg, bg and fusion (from the ONNX graphs used)."""
     onnx = require("onnx", "counting FLOPs", "build")
     from .flops import count_flops
 
-    prec = precision if (folder.root / precision / "fg.onnx").is_file() else "fp32"
+    graphs = graph_precision(precision)
+    prec = graphs if (folder.root / graphs / "fg.onnx").is_file() else "fp32"
     per = {r: count_flops(onnx.load(str(folder.root / prec / f"{r}.onnx")), size)["total"] for r in ROLES}
     per["total"] = sum(per.values())
     return per
@@ -347,7 +350,7 @@ def run_bench(cfg: BenchConfig) -> dict:
         total = bench_plan.estimate_seconds([k["batch"] for k in runnable], cfg.num, cfg.warmup, load_s, per_image)
         _say(cfg, f"{bench_plan.configurations(len(runnable))} x {cfg.num} images (+ {cfg.warmup} warm-up batches each): about {bench_plan.duration(total)} "
                   f"(probe: {1000 * per_image:.0f} ms per image at batch 1, {load_s:.1f} s to load)")
-    peak = measured_cpu_peak_gflops()
+    cpu_peaks: dict[tuple[str, str], dict] = {}  # (backend, precision) -> paracolor.bench.peak.cpu_peak
     gpu_peak = {p: measured_gpu_peak_tflops(p) for p in ("fp32", "fp16")} if _cuda_available() and {"torch", "tensorrt"} & set(cfg.backends) else {}
     results, notes = [], []
     bar = progress.bar(total=sum(bench_plan.images_timed(k["batch"], cfg.num, cfg.warmup) for k in runnable), desc="bench", unit="img", disable=not cfg.progress)
@@ -367,8 +370,15 @@ def run_bench(cfg: BenchConfig) -> dict:
             gemm = gpu_peak.get("fp16" if precision == "fp16" else "fp32")
             res["peak_gflops_s"] = 1000.0 * gemm if gemm else None
             res["peak_kind"] = f"measured {precision.upper()} 8192^3 GEMM (torch) on the GPU" if gemm else "not measured (needs torch with CUDA)"
-        else:
-            res["peak_gflops_s"], res["peak_kind"] = peak, "measured FP32 GEMM (numpy) on the CPU"
+        else:  # the CPU: the ISA bound or the runtime's own MatMul at this precision, the larger
+            from .peak import cpu_peak
+
+            if (backend, precision) not in cpu_peaks:
+                cpu_peaks[(backend, precision)] = cpu_peak(backend, precision)
+            p = cpu_peaks[(backend, precision)]
+            res["peak_gflops_s"] = p["peak_gflops_s"]
+            res["peak_kind"] = f"CPU {precision}: the larger of {p['isa_how']} and {p['runtime_gemm_how']} ({p['runtime_gemm_gflops_s'] or 0:.0f} GFLOP/s)"
+            res["peak_detail"] = p
         res["fraction_of_peak"] = res["achieved_gflops_s"] / res["peak_gflops_s"] if res["peak_gflops_s"] and res["achieved_gflops_s"] else None
         results.append({**key, **res})
     bar.close()

@@ -193,7 +193,7 @@ def _run_on_ray(ray, cfg: ColorizeConfig, jobs: list[dict], address, workers, re
         ds = ray.data.from_items(jobs).map_batches(
             ColorizeActor,
             fn_constructor_kwargs={"cfg": actor_cfg, "in_uri": cfg.inputs[0] if remote_in else None, "out_uri": cfg.output_dir if _is_uri(cfg.output_dir) else None},
-            batch_size=cfg.batch_size,
+            batch_size=cfg.batch_size or 4,
             compute=ray.data.ActorPoolStrategy(size=n),  # 'concurrency' is deprecated since Ray 2.51
             num_gpus=1 if gpus else 0,
             num_cpus=cpus,

@@ -62,7 +62,7 @@ class ColorizeConfig:
     output_dir: str
     output_file: str | None = None  # one input written to exactly this file (output_target.py)
     engine: EngineConfig = field(default_factory=EngineConfig)
-    batch_size: int = 4
+    batch_size: int | None = None  # None: the backend's preferred batch (Colorizer.preferred_batch)
     format: str | None = None  # None: keep the input's format when writable, else png
     suffix: str = ""
     overwrite: bool = False
@@ -78,10 +78,11 @@ class ColorizeConfig:
 
     def __post_init__(self):
         # every option that scales memory has a ceiling, so a slip is an error, not an OOM kill
-        if not 1 <= self.batch_size <= MAX_BATCH:
+        # (None: the backend's own preferred batch, resolved once it is loaded; always within these)
+        if self.batch_size is not None and not 1 <= self.batch_size <= MAX_BATCH:
             raise ConfigError(f"batch size must be 1 to {MAX_BATCH}, got {self.batch_size}")
         size = self.engine.size or 256
-        if self.batch_size * size * size > MAX_BATCH_PIXELS:
+        if self.batch_size is not None and self.batch_size * size * size > MAX_BATCH_PIXELS:
             raise ConfigError(
                 f"batch size {self.batch_size} at network size {size} is {self.batch_size * size * size:,} network pixels per batch, "
                 f"above {MAX_BATCH_PIXELS:,} (e.g. {MAX_BATCH} at 256); use a smaller --batch-size or --size"
@@ -423,13 +424,16 @@ def _run_jobs(cfg: ColorizeConfig, jobs: list[Job], videos: list, colorizer: Col
     lock = threading.Lock()
     budget = ByteBudget(cfg.queue_bytes)
     bar = tqdm(total=len(jobs), unit="img", disable=not cfg.progress or not jobs, desc="colorize")
-    decoded: queue.Queue = queue.Queue(maxsize=max(1, cfg.prefetch * cfg.batch_size))
-    finished: queue.Queue = queue.Queue(maxsize=max(1, cfg.batch_size * 2))
     threads = []
+    decoded: queue.Queue = queue.Queue()
     clean = False
     try:
         if (jobs or videos) and own:
             colorizer = Colorizer(cfg.engine)
+        if cfg.batch_size is None:  # the backend's own (nothing to colorize: no backend loaded)
+            cfg = replace(cfg, batch_size=colorizer.preferred_batch if colorizer is not None else 1)
+        decoded = queue.Queue(maxsize=max(1, cfg.prefetch * cfg.batch_size))
+        finished: queue.Queue = queue.Queue(maxsize=max(1, cfg.batch_size * 2))
         if videos:
             colorize_videos(cfg, videos, colorizer, summary)
         if jobs and not summary.interrupted:

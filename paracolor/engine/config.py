@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..choices import BACKENDS, CUDA_BINDINGS, MEMORY_MODES, PRECISIONS, SCHEDULES, check
+from ..choices import BACKENDS, COMPUTE_PRECISIONS, CUDA_BINDINGS, MEMORY_MODES, RUN_PRECISIONS, SCHEDULES, check, graph_precision
 from ..errors import ConfigError
 
 #: the largest network input size (the default model runs at 256; memory grows with size^2)
@@ -17,7 +17,7 @@ class EngineConfig:
 
     model_dir: str | None = None  # None: the bundled default model
     backend: str = "auto"  # which backend "auto" means: paracolor.engine.backends.choose
-    precision: str = "fp32"
+    precision: str = "fp32"  # fp32, fp16, int8, or bf16 (the fp32 graphs in bf16; openvino)
     size: int | None = None  # network input size; None: the model's own (256)
     schedule: str = "parallel"
     threads: int | None = None  # CPU threads in total; None: all cores
@@ -31,7 +31,7 @@ class EngineConfig:
 
     def __post_init__(self):
         check("backend", self.backend, BACKENDS)
-        check("precision", self.precision, PRECISIONS)
+        check("precision", self.precision, RUN_PRECISIONS)
         check("schedule", self.schedule, SCHEDULES)
         check("CUDA binding", self.cuda_binding, CUDA_BINDINGS)
         if self.memory_mode is not None:
@@ -44,5 +44,13 @@ class EngineConfig:
             raise ConfigError(f"max batch must be 1 to 256, got {self.max_batch}")
         if self.threads is not None and not 1 <= self.threads <= 1024:
             raise ConfigError(f"threads must be 1 to 1024, got {self.threads}")
+        if self.precision in COMPUTE_PRECISIONS and self.backend not in ("auto", *COMPUTE_PRECISIONS[self.precision][1]):
+            able = " or ".join(COMPUTE_PRECISIONS[self.precision][1])
+            raise ConfigError(f"the {self.backend} backend cannot compute {self.precision}; use --backend {able} (or auto)")
         if self.backend == "tensorrt" and not self.engines:
             raise ConfigError("the tensorrt backend needs --engines DIR (built with 'paracolor build')")
+
+    @property
+    def graphs(self) -> str:
+        """The precision of the model folder's graphs this run loads (bf16 runs the fp32 graphs)."""
+        return graph_precision(self.precision)

@@ -112,10 +112,10 @@ class Colorizer:
         ``cfg``'s backend; the Colorizer closes it."""
         self.cfg = cfg = cfg or EngineConfig()
         self.folder = ModelFolder.load(cfg.model_dir, verify=cfg.verify_model)
-        self.size = cfg.size or self.folder.network_size(cfg.precision)
-        if cfg.precision != "fp32" and self.size != self.folder.network_size(cfg.precision):
+        self.size = cfg.size or self.folder.network_size(cfg.graphs)
+        if cfg.graphs != "fp32" and self.size != self.folder.network_size(cfg.graphs):
             raise ConfigError(
-                f"the {cfg.precision} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.precision)} px, not {self.size}"
+                f"the {cfg.graphs} graphs in {self.folder.root} were built for {self.folder.network_size(cfg.graphs)} px, not {self.size}"
             )
         self._scheduler = scheduler or backends.load(self.folder, cfg, self.size)
 
@@ -138,6 +138,11 @@ class Colorizer:
     def max_batch(self) -> int | None:
         """The largest batch :meth:`submit` takes (None: any); :meth:`infer` splits larger ones."""
         return self._scheduler.max_batch
+
+    @property
+    def preferred_batch(self) -> int:
+        """The batch a folder job uses when not told: the backend's measured best."""
+        return self._scheduler.preferred_batch
 
     @property
     def in_flight(self) -> int:

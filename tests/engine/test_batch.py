@@ -59,7 +59,7 @@ def _run(photos, out, colorizer, batch_size=3):
 
 
 def test_gpu_schedule_keeps_one_batch_in_flight_with_identical_outputs(photos, tmp_path, tiny_model_dir):
-    cfg = EngineConfig(model_dir=str(tiny_model_dir), schedule="sequential")
+    cfg = EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime", schedule="sequential")  # the host GPU's runners
     cpu = Recording(cfg)
     gpu = Recording(cfg, _host_gpu(cfg, max_batch=2))  # batches of 3 become 2: the buffers' size
     assert (cpu.in_flight, gpu.in_flight, gpu.max_batch) == (0, 1, 2)
@@ -101,8 +101,23 @@ def test_gpu_loop_overlaps_when_photos_are_ready(tiny_model_dir, tmp_path):
     batch_mod._infer_loop(ColorizeConfig(inputs=[], output_dir="", batch_size=2), gpu, decoded, finished, batch_mod.Summary(), threading.Lock(), Bar(), budget)
     assert [e[0] for e in gpu.log] == ["submit", "submit", "collect", "submit", "collect", "collect"]
     got = [finished.get_nowait() for _ in range(5)]
-    ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir)))
+    ref = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime"))  # the host GPU's runners
     for (job, prep, ab, _), want in zip(got, ref.infer(np.stack([p.L_net for _, p, _, _ in got]))["ab"]):
         assert np.array_equal(ab["ab"], want)
     gpu.close()
     ref.close()
+
+
+def test_batch_size_defaults_to_the_backends_preferred_batch(photos, tmp_path, tiny_model_dir):
+    cfg = EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime", schedule="sequential")
+    r = runners(ModelFolder.load(cfg.model_dir), cfg)
+    from paracolor.engine.backends.cpu_scheduler import StageScheduler
+
+    col = Recording(cfg, StageScheduler(r["fg"], r["bg"], r["fusion"], "sequential", preferred_batch=5))
+    assert col.preferred_batch == col.describe()["preferred_batch"] == 5
+    s = _run(photos, tmp_path / "out", col, batch_size=None)
+    assert len(s.done) == 11
+    assert [n for e, _, *n in col.log if e == "submit"] == [[5], [5], [1]]
+    col.close()
+    with Colorizer(cfg) as loaded:  # the CPU backends' measured default
+        assert loaded.preferred_batch == 1

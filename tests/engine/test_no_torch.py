@@ -62,7 +62,7 @@ print("ok")
 
 def test_import_paracolor_is_light():
     res = subprocess.run(
-        [sys.executable, "-c", "import sys, paracolor, paracolor.cli; print(sorted(m for m in ('torch','onnx','onnxruntime','cv2') if m in sys.modules))"],
+        [sys.executable, "-c", "import sys, paracolor, paracolor.cli; print(sorted(m for m in ('torch','onnx','onnxruntime','openvino','cv2') if m in sys.modules))"],
         capture_output=True, text=True, timeout=120,
     )
     assert res.returncode == 0, res.stderr

@@ -3,14 +3,18 @@
 Every backend module defines ``load(folder, cfg, size) -> Scheduler`` (its loader, as in
 Polygraphy's ``backend/<framework>/loader.py``) and the runner or GPU stage classes behind it.
 A module is imported only when its backend is chosen, so a backend's framework (torch,
-TensorRT) is needed only by those who use it. Adding a backend (openvino) is one module, one
+TensorRT, OpenVINO) is needed only by those who use it. Adding a backend is one module, one
 line here and its name in :data:`paracolor.choices.BACKENDS`.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
+import importlib.util
+import platform
 
+from ...choices import COMPUTE_PRECISIONS
 from ...errors import MissingDependency
 from ...extras import extra_for, missing
 from ..modelfolder import ModelFolder
@@ -20,17 +24,40 @@ from .base import Scheduler
 #: backend name -> (module in this package, what to install when its framework is missing)
 REGISTRY: dict[str, tuple[str, str]] = {
     "onnxruntime": ("onnxruntime", "pip install onnxruntime (or onnxruntime-gpu)"),
+    "openvino": ("openvino", "pip install 'paracolor[openvino]'"),
     "torch": ("torch", "pip install 'paracolor[train]'"),
     "tensorrt": ("tensorrt", "TensorRT's Python bindings (JetPack, or NVIDIA's tensorrt wheels) and cuda-python or pycuda"),
 }
 
 
+def _x86() -> bool:
+    return platform.machine().lower() in ("x86_64", "amd64", "x86", "i686")
+
+
+def _has_onnxruntime_gpu() -> bool:
+    try:
+        importlib.metadata.version("onnxruntime-gpu")
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def choose(cfg: EngineConfig) -> str:
-    """The backend that runs ``cfg``: as asked, and for "auto" TensorRT when engines are given,
-    else ONNX Runtime (it runs everywhere the package installs)."""
+    """The backend that runs ``cfg``: as asked; for "auto", TensorRT when engines are given, the
+    backend that computes a backend-only precision (bf16: OpenVINO), OpenVINO on an x86 CPU where
+    it is installed (measured faster than ONNX Runtime there at every precision:
+    benchmarks/results/2026-12-01-cpu-2core-xeon-openvino-side-by-side.md), else ONNX Runtime
+    (it runs everywhere the package installs, and on CUDA with onnxruntime-gpu)."""
     if cfg.backend != "auto":
         return cfg.backend
-    return "tensorrt" if cfg.engines else "onnxruntime"
+    if cfg.engines:
+        return "tensorrt"
+    if cfg.precision in COMPUTE_PRECISIONS:
+        return COMPUTE_PRECISIONS[cfg.precision][1][0]
+    gpu = cfg.device.startswith("cuda") or (cfg.device == "auto" and _has_onnxruntime_gpu())
+    if not gpu and _x86() and importlib.util.find_spec("openvino") is not None:
+        return "openvino"
+    return "onnxruntime"
 
 
 def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> Scheduler:

@@ -97,7 +97,9 @@ class Runner(TensorIO, ABC):
 class Scheduler(ABC):
     """fg || bg -> fusion on L (N,1,S,S); every result holds ab_fg, ab_bg and the fused ab.
 
-    ``max_batch``: the largest batch one submit takes (None: any). ``in_flight``: how many
+    ``max_batch``: the largest batch one submit takes (None: any). ``preferred_batch``: the batch a
+    folder job uses when not told (each backend's is measured: benchmarks/cpu_batch_memory.py for
+    the CPU ones). ``in_flight``: how many
     submitted batches may run on while the caller finishes an earlier one; 0 where submit itself
     computes the batch (the CPU), so keeping a batch back would only delay its results.
     """
@@ -105,6 +107,7 @@ class Scheduler(ABC):
     backend: str = "abstract"
     schedule: str = "parallel"
     max_batch: int | None = None
+    preferred_batch: int = 4
     in_flight: int = 0
 
     def __init__(self):
@@ -139,7 +142,7 @@ class Scheduler(ABC):
 
     def describe(self) -> dict:
         """What runs where, for ``paracolor info``, bench reports and evaluation labels."""
-        return {"backend": self.backend, "schedule": self.schedule, "max_batch": self.max_batch, "in_flight": self.in_flight}
+        return {"backend": self.backend, "schedule": self.schedule, "max_batch": self.max_batch, "preferred_batch": self.preferred_batch, "in_flight": self.in_flight}
 
     def close(self) -> None:
         """Release the stages and buffers."""

@@ -24,9 +24,11 @@ from .base import Runner, Scheduler
 class StageScheduler(Scheduler):
     """Runs L (N,1,S,S) through fg || bg -> fusion on host runners."""
 
-    def __init__(self, fg: Runner, bg: Runner | None, fusion: Runner, schedule: str = "parallel", trace: list | None = None):
+    def __init__(self, fg: Runner, bg: Runner | None, fusion: Runner, schedule: str = "parallel", trace: list | None = None, preferred_batch: int | None = None):
         """For ``merged``, ``fg`` is the merged runner (outputs ab_fg and ab_bg) and ``bg`` is None."""
         super().__init__()
+        if preferred_batch:
+            self.preferred_batch = preferred_batch
         check("schedule", schedule, SCHEDULES)
         if (schedule == "merged") != (bg is None):
             raise ValueError("the merged schedule takes one merged generator runner and no bg runner")

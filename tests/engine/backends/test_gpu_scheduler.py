@@ -14,7 +14,7 @@ from tests.engine.backends.cuda_host import HostApi, HostStage
 
 @pytest.fixture(scope="module")
 def cpu(tiny_model_dir):
-    col = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), schedule="sequential"))
+    col = Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime", schedule="sequential"))  # the host stages' runners
     yield col
     col.close()
 

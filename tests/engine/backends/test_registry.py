@@ -19,7 +19,8 @@ def test_registry_names_are_the_backend_choices():
         assert importlib.util.find_spec(f"paracolor.engine.backends.{module}") is not None
 
 
-def test_choose():
+def test_choose(monkeypatch):
+    monkeypatch.setattr(backends, "_x86", lambda: False)  # where openvino is not auto's choice
     assert backends.choose(EngineConfig()) == "onnxruntime"
     assert backends.choose(EngineConfig(engines="x")) == "tensorrt"  # auto with engines
     assert backends.choose(EngineConfig(backend="onnxruntime", engines="x")) == "onnxruntime"
@@ -27,11 +28,11 @@ def test_choose():
     with pytest.raises(ConfigError, match="needs --engines"):
         EngineConfig(backend="tensorrt")
     with pytest.raises(ConfigError, match="unknown backend"):
-        EngineConfig(backend="openvino")
+        EngineConfig(backend="tflite")
 
 
 def test_colorizer_says_which_backend_runs(tiny_model_dir):
-    with Colorizer(EngineConfig(model_dir=str(tiny_model_dir))) as col:
+    with Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="onnxruntime")) as col:
         d = col.describe()
         assert col.backend == d["backend"] == "onnxruntime" and col.max_batch is None and col.in_flight == 0
         assert d["precision"] == "fp32" and d["size"] == 64 and d["device"] == "cpu"
@@ -55,6 +56,10 @@ def test_missing_framework_is_a_user_error(tiny_model_dir, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # as if torch were not installed
     with pytest.raises(MissingDependency, match="the torch backend needs torch, which is not installed: pip install 'paracolor\\[train\\]'"):
         Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="torch"))
+    monkeypatch.delitem(sys.modules, "paracolor.engine.backends.openvino", raising=False)
+    monkeypatch.setitem(sys.modules, "openvino", None)
+    with pytest.raises(MissingDependency, match="the openvino backend needs openvino: pip install 'paracolor\\[openvino\\]'"):
+        Colorizer(EngineConfig(model_dir=str(tiny_model_dir), backend="openvino"))
     if importlib.util.find_spec("tensorrt") is None:
         with pytest.raises(MissingDependency, match="TensorRT's Python bindings"):
             Colorizer(EngineConfig(model_dir=str(tiny_model_dir), engines=str(tiny_model_dir)))
