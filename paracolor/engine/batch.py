@@ -303,38 +303,40 @@ def _decoder(jobs, cfg, colorizer, out_q: queue.Queue, stop: threading.Event, bu
     then corrected to what the prepared photo holds), so the photo being decoded is counted
     too; the writer gives them back once the photo is written."""
     max_bytes = max_file_bytes(cfg.max_pixels)
-    for job in jobs:
-        if stop.is_set():
-            break
-        taken = 0
-        try:
-            data = read_file_bytes(job.src, max_bytes)
-            taken = decoded_bytes_estimate(data, cfg.max_pixels)
-            if taken and not budget.take(taken, stop):
+    try:
+        for job in jobs:
+            if stop.is_set():
                 break
-            item = colorizer.prepare(decode_image(data, job.src, cfg.max_pixels))
-        except ImageError as exc:
-            item = exc
-        except MemoryError:
-            item = ImageError(job.src, "not enough memory to decode this photo")
-        except Exception as exc:  # an unexpected decoder failure is this file's, not the batch's
-            item = ImageError(job.src, f"{type(exc).__name__}: {exc}")
-        data = None
-        nbytes = 0 if isinstance(item, ImageError) else _prepared_bytes(item)
-        budget.adjust(nbytes - taken)
-        while not stop.is_set():
+            taken = 0
             try:
-                out_q.put((job, item, nbytes), timeout=0.1)
+                data = read_file_bytes(job.src, max_bytes)
+                taken = decoded_bytes_estimate(data, cfg.max_pixels)
+                if taken and not budget.take(taken, stop):
+                    break
+                item = colorizer.prepare(decode_image(data, job.src, cfg.max_pixels))
+            except ImageError as exc:
+                item = exc
+            except MemoryError:
+                item = ImageError(job.src, "not enough memory to decode this photo")
+            except Exception as exc:  # an unexpected decoder failure is this file's, not the batch's
+                item = ImageError(job.src, f"{type(exc).__name__}: {exc}")
+            data = None
+            nbytes = 0 if isinstance(item, ImageError) else _prepared_bytes(item)
+            budget.adjust(nbytes - taken)
+            while not stop.is_set():
+                try:
+                    out_q.put((job, item, nbytes), timeout=0.1)
+                    break
+                except queue.Full:
+                    continue
+    finally:  # the end marker, even if this thread dies: the inference loop must not wait forever
+        while True:  # after a stop nobody may be reading, so do not wait for room
+            try:
+                out_q.put(_DONE, timeout=0.1)
                 break
             except queue.Full:
-                continue
-    while True:  # the end marker; after a stop nobody may be reading, so do not wait for room
-        try:
-            out_q.put(_DONE, timeout=0.1)
-            return
-        except queue.Full:
-            if stop.is_set():
-                return
+                if stop.is_set():
+                    break
 
 
 def _prepared_bytes(prep) -> int:

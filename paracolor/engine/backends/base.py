@@ -67,6 +67,22 @@ def check_io(runner: "TensorIO", inputs: dict[str, int], outputs: dict[str, int]
                 raise ValueError(f"{where}: graph input {why}" if kind == "inputs" else f"{where}: graph output {why}")
 
 
+#: channels of each tensor name the networks use (N, C, S, S)
+IO_CHANNELS = {"L": 1, "ab": 2, "ab_fg": 2, "ab_bg": 2}
+
+
+def check_role_io(runner: "TensorIO", role: str, size: int, where) -> None:
+    """:func:`check_io` for the tensors of ``role`` ("fg", "bg", "fusion" or merged "fg+bg"),
+    raising the user-facing ``ModelError`` every backend reports a mis-built graph with."""
+    from ..modelfolder import IO_NAMES, ModelError
+
+    ins, outs = (("L",), ("ab_fg", "ab_bg")) if role == "fg+bg" else IO_NAMES[role]
+    try:
+        check_io(runner, {n: IO_CHANNELS[n] for n in ins}, {n: IO_CHANNELS[n] for n in outs}, size, where)
+    except ValueError as exc:
+        raise ModelError(f"{exc} (the {role} graph does not fit this engine: re-export or rebuild it)") from None
+
+
 class Runner(TensorIO, ABC):
     """One network on one backend."""
 

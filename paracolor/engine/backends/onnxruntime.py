@@ -14,8 +14,8 @@ import numpy as np
 from ...errors import MissingDependency
 from ...logs import onnxruntime_severity, quiet_onnxruntime
 from ..config import EngineConfig
-from ..modelfolder import IO_NAMES, ROLES, ModelError, ModelFolder, make_graphs_hint
-from .base import Runner, TensorSpec, check_io
+from ..modelfolder import ROLES, ModelError, ModelFolder, make_graphs_hint
+from .base import Runner, TensorSpec, check_role_io
 from .cpu_scheduler import StageScheduler
 
 _TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
@@ -87,16 +87,9 @@ class OrtRunner(Runner):
 
 
 #: channels of every tensor a role's graph reads and writes
-_CHANNELS = {"L": 1, "ab": 2, "ab_fg": 2, "ab_bg": 2}
-
-
 def _checked(runner: OrtRunner, role: str, size: int) -> OrtRunner:
     """The runner, once its graph's inputs and outputs are those of ``role`` at ``size``."""
-    ins, outs = (("L",), ("ab_fg", "ab_bg")) if role == "fg+bg" else IO_NAMES[role]
-    try:
-        check_io(runner, {n: _CHANNELS[n] for n in ins}, {n: _CHANNELS[n] for n in outs}, size, runner.path)
-    except ValueError as exc:
-        raise ModelError(f"{exc} (the {role} graph does not fit this engine: re-export or rebuild it)") from None
+    check_role_io(runner, role, size, runner.path)
     return runner
 
 

@@ -28,7 +28,7 @@ import openvino as ov  # this module is imported only when the backend is chosen
 from ...errors import ConfigError
 from ..config import EngineConfig
 from ..modelfolder import ROLES, ModelError, ModelFolder
-from .base import Runner, TensorSpec
+from .base import Runner, TensorSpec, check_role_io
 from .cpu_scheduler import StageScheduler
 
 CACHE_ENV = "PARACOLOR_CACHE_DIR"
@@ -170,8 +170,10 @@ def runners(folder: ModelFolder, cfg: EngineConfig, size: int | None = None) -> 
 
 
 def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StageScheduler:
-    """The loader: the host scheduler over :func:`runners`."""
+    """The loader: the host scheduler over :func:`runners`, each graph's I/O checked once here."""
     r = runners(folder, cfg, size)
+    for runner in r.values():
+        check_role_io(runner, runner.role, size, runner.source)
     if cfg.schedule == "merged":
         return StageScheduler(r["fg_bg"], None, r["fusion"], "merged", preferred_batch=PREFERRED_BATCH)
     return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule, preferred_batch=PREFERRED_BATCH)
