@@ -56,7 +56,7 @@ class BenchConfig:
     plot: bool = True
     video_heights: list[int] = field(default_factory=list)  # video rows at these heights (16:9), e.g. [480, 1080]
     video_frames: int = 48
-    video_batch: int = 4  # the colorize default
+    video_batch: int | None = None  # None: the backend's preferred batch (colorize's default)
     progress: bool = True  # the time estimate and a progress bar on stderr
 
 
@@ -304,7 +304,7 @@ def _video_rows(cfg: BenchConfig, folder: ModelFolder) -> list[dict]:
         if skip_reason(folder, backend, precision, schedule, False, _engines(cfg) / ("" if cfg.engines else "engines")):
             continue
         engines = str(_engines(cfg)) if backend == "tensorrt" else None
-        engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, max_batch=cfg.video_batch, engines=engines)
+        engine = EngineConfig(model_dir=cfg.model_dir, backend=backend, precision=precision, size=cfg.size, schedule=schedule, threads=cfg.threads, max_batch=cfg.video_batch or 8, engines=engines)
         rows += run_video(engine, cfg.video_heights, cfg.video_frames, cfg.video_batch)
     return rows
 

@@ -59,10 +59,12 @@ def synthetic_clip(path: Path, height: int, frames: int, fps: int = 24, seed: in
     return path
 
 
-def run_video(engine: EngineConfig, heights: list[int], frames: int, batch_size: int, temporal: bool = True) -> list[dict]:
-    """One row per height: the video job end to end on a synthetic clip, warm engine."""
+def run_video(engine: EngineConfig, heights: list[int], frames: int, batch_size: int | None = None, temporal: bool = True) -> list[dict]:
+    """One row per height: the video job end to end on a synthetic clip, warm engine.
+    ``batch_size`` None: the backend's preferred batch, as ``colorize`` uses."""
     rows = []
     with tempfile.TemporaryDirectory(prefix="paracolor-bench-video-") as tmp, Colorizer(engine) as col:
+        batch_size = batch_size or col.preferred_batch
         col.infer(np.zeros((min(batch_size, col.max_batch or batch_size), 1, col.size, col.size), np.float32))  # warm-up
         for h in heights:
             clip = synthetic_clip(Path(tmp) / f"clip{h}.mp4", h, frames)

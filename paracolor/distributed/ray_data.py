@@ -155,6 +155,12 @@ def colorize_ray(cfg: ColorizeConfig, address: str | None = None, workers: int |
     if len(cfg.inputs) != 1:
         raise ConfigError("--ray takes one INPUT (a folder, file or URI)")
     remote_in = _is_uri(cfg.inputs[0])
+    if not remote_in:
+        from ..engine.video.job import split_inputs
+
+        videos, _ = split_inputs(cfg.inputs)
+        if videos:  # the Ray path colorizes photos only: a video would be taken for a bad photo
+            raise ConfigError(f"--ray colorizes photos; {videos[0][0]} is a video (run videos without --ray)")
     check_report_path(cfg)
     lock = None
     if not _is_uri(cfg.output_dir):  # a local output folder: checked and locked as in a local run

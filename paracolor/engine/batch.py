@@ -251,17 +251,19 @@ def plan_jobs(cfg: ColorizeConfig, summary: Summary) -> list[Job]:
     return jobs
 
 
-def check_report_path(cfg: ColorizeConfig) -> None:
-    """Refuse a ``--report`` path that would replace an input or an unrelated file; check that
-    its folder is writable (before any work, not after hundreds of photos)."""
+def check_report_path(cfg: ColorizeConfig, videos: list[Path] = ()) -> None:
+    """Refuse a ``--report`` path that would replace an input (a photo of ``cfg.inputs``, or one
+    of ``videos``) or an unrelated file; check that its folder is writable (before any work, not
+    after hundreds of photos)."""
     if not cfg.report:
         return
     path = Path(cfg.report)
     if path.is_dir():
         raise ConfigError(f"--report {path}: is a folder")
     if path.exists() or path.is_symlink():
-        if path.resolve() in {p.resolve() for p, _ in find_images(cfg.inputs)}:
-            raise ConfigError(f"--report {path}: is one of the input photos; it would be replaced (a shell glob such as --report *.jpg?)")
+        photos = {p.resolve() for p, _ in find_images(cfg.inputs)} if cfg.inputs else set()
+        if path.resolve() in photos | {Path(v).resolve() for v in videos}:
+            raise ConfigError(f"--report {path}: is one of the inputs; it would be replaced (a shell glob such as --report *.jpg?)")
         if not is_report(path):
             raise ConfigError(f"--report {path}: exists and is not a paracolor report; it is not replaced (remove it or choose another name)")
     check_writable(path.parent if str(path.parent) else Path("."), "--report folder")
@@ -403,12 +405,12 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
     t0 = time.perf_counter()
     summary = Summary()
     out_dir = Path(cfg.output_dir)
-    check_report_path(cfg)
+    videos, photo_inputs = split_inputs(cfg.inputs, exclude=out_dir)  # videos go through their own job (engine/video/)
+    check_report_path(replace(cfg, inputs=photo_inputs), videos=[p for p, _ in videos])
     check_writable(out_dir)
-    with FolderLock(out_dir):
+    with FolderLock(out_dir, shared=bool(cfg.output_file)):  # one named file: the folder is the user's
         if cfg.resume:
             clear_stale_partials(out_dir, _named_outputs(cfg))
-        videos, photo_inputs = split_inputs(cfg.inputs, exclude=out_dir)  # videos go through their own job (engine/video/)
         jobs = plan_jobs(replace(cfg, inputs=photo_inputs), summary) if photo_inputs else []
         _run_jobs(cfg, jobs, videos, colorizer, summary)
     summary.seconds = time.perf_counter() - t0
@@ -459,9 +461,20 @@ def _run_jobs(cfg: ColorizeConfig, jobs: list[Job], videos: list, colorizer: Col
             # mount) is a daemon thread and is not waited for after an interrupt
             threads[1].join(None if not summary.interrupted else 30)
             threads[0].join(None if clean else 1)
+            if clean:
+                _report_unaccounted(jobs, summary)
         bar.close()
         if own and colorizer is not None:
             colorizer.close()
+
+
+def _report_unaccounted(jobs: list[Job], summary: Summary) -> None:
+    """A run that ended without an interrupt accounts for every job: one a worker thread never
+    reached (it died of a bug) is failed with that reason, so the run cannot exit 0 with work lost."""
+    seen = {e["path"] for e in (*summary.done, *summary.failed, *summary.skipped)}
+    for job in jobs:
+        if str(job.src) not in seen:
+            summary.failed.append({"path": str(job.src), "reason": "not colorized: a worker thread stopped on an internal error (see the log above)"})
 
 
 def _drain(q: queue.Queue) -> None:

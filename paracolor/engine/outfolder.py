@@ -42,10 +42,13 @@ def check_writable(folder: Path, what: str = "output folder") -> None:
 
 
 class FolderLock:
-    """Exclusive lock on ``folder`` (shared on its ancestors) for the life of a run."""
+    """Exclusive lock on ``folder`` (shared on its ancestors) for the life of a run. ``shared``:
+    a shared lock on ``folder`` too, for a run that writes only named files into a folder of the
+    user's (``-o result.png``): such runs may share it, a folder run may not."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, shared: bool = False):
         self.folder = Path(folder).resolve()
+        self.shared = shared
         self._fds: list[int] = []
 
     def __enter__(self) -> "FolderLock":
@@ -53,7 +56,7 @@ class FolderLock:
             log.warning("no file locking on this platform: do not run two jobs on %s at once", self.folder)
             return self
         try:
-            self._lock(self.folder, fcntl.LOCK_EX)
+            self._lock(self.folder, fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX)
             for parent in self.folder.parents:
                 self._lock(parent, fcntl.LOCK_SH)
         except BaseException:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from .io import IMAGE_EXTENSIONS, OUTPUT_FORMATS
-from .video.container import OUTPUT_CONTAINERS, is_video_path
+from .video.container import OUTPUT_CONTAINERS, VIDEO_EXTENSIONS, is_video_path
 
 
 def output_target(inputs: list[str], output: str, fmt: str | None = None, suffix: str = "") -> tuple[str, str | None]:
@@ -30,6 +30,9 @@ def output_target(inputs: list[str], output: str, fmt: str | None = None, suffix
         if suffix:
             raise ConfigError(f"--suffix names outputs written into a folder; -o {output} names the file itself")
         return str(path.parent), str(path)  # clip.mp4 -o colour.mkv: that video file
+    if one_video and ext in VIDEO_EXTENSIONS:  # a video container paracolor does not write itself
+        writable = sorted({e for _, e in OUTPUT_CONTAINERS.values()})
+        raise ConfigError(f"-o {output}: paracolor writes videos as {', '.join(writable)}, not {ext} (or give a folder)")
     if one_video and ext in IMAGE_EXTENSIONS:
         raise ConfigError(f"-o {output} names an image file, but {inputs[0]} is a video; give a video file name (e.g. .mp4, .mkv) or a folder")
     if ext not in IMAGE_EXTENSIONS:

@@ -102,7 +102,7 @@ def test_report_never_replaces_an_input_or_an_unrelated_file(tiny_model_dir, pho
     res = colorize(tiny_model_dir, photos / "b.jpg", "-o", out, "--report", photos / "a.jpg")
     assert res.exit_code == 1 and "a.jpg: exists and is not a paracolor report" in res.output
     res = colorize(tiny_model_dir, photos, "-o", out, "--report", photos / "a.jpg")
-    assert res.exit_code == 1 and "is one of the input photos" in res.output
+    assert res.exit_code == 1 and "is one of the inputs" in res.output
     notes = tmp_path / "notes.json"
     notes.write_text('{"mine": 1}')
     res = colorize(tiny_model_dir, photos, "-o", out, "--report", notes)

@@ -121,3 +121,15 @@ def test_batch_size_defaults_to_the_backends_preferred_batch(photos, tmp_path, t
     col.close()
     with Colorizer(cfg) as loaded:  # the CPU backends' measured default
         assert loaded.preferred_batch == 1
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the crash is the point
+def test_a_worker_dying_of_a_bug_fails_its_photos_not_the_exit_status(photos, tmp_path, tiny_model_dir, monkeypatch):
+    """A run that ends without an interrupt accounts for every photo: the ones a crashed decoder
+    never handed on are failed with the reason, so the run cannot report success with work lost."""
+    monkeypatch.setattr(batch_mod, "_prepared_bytes", lambda prep: 1 / 0)
+    cfg = ColorizeConfig(inputs=[str(photos)], output_dir=str(tmp_path / "out"), engine=EngineConfig(model_dir=str(tiny_model_dir)), progress=False)
+    summary = colorize_files(cfg)
+    assert not summary.ok and not summary.done
+    lost = [f for f in summary.failed if "worker thread stopped" in f["reason"]]
+    assert lost and len(summary.failed) + len(summary.skipped) == len(list(photos.rglob("*.*")))  # every file accounted for

@@ -38,3 +38,13 @@ def test_check_writable_creates_the_folder_and_leaves_nothing(tmp_path):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ConfigError, match="cannot write the output folder"):
         check_writable(tmp_path / "file" / "out")
+
+
+def test_runs_writing_named_files_share_their_folder_but_not_with_a_folder_run(tmp_path):
+    """-o result.png runs take a shared lock on the user's folder: two may run side by side; a
+    folder run there (which may clear temporary files) may not."""
+    from paracolor.engine.outfolder import FolderLock
+
+    with FolderLock(tmp_path, shared=True), FolderLock(tmp_path, shared=True):
+        with pytest.raises(ConfigError, match="another paracolor run"):
+            FolderLock(tmp_path).__enter__()

@@ -66,3 +66,12 @@ def test_resume_of_a_named_file_clears_only_its_own_partials(tiny_model_dir, tmp
     summary = colorize_files(ColorizeConfig(inputs=[str(src)], output_dir=out_dir, output_file=out_file, resume=True, progress=False, engine=EngineConfig(model_dir=str(tiny_model_dir))))
     assert summary.ok and (home / "result.png").is_file()
     assert not mine.exists() and theirs.exists()
+
+
+def test_one_video_names_its_output_video_or_is_refused(tmp_path):
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(b"not decoded here")
+    assert output_target([str(clip)], str(tmp_path / "c.mkv")) == (str(tmp_path), str(tmp_path / "c.mkv"))
+    for bad, why in (("c.avi", "writes videos as"), ("c.png", "is a video")):
+        with pytest.raises(ConfigError, match=why):
+            output_target([str(clip)], str(tmp_path / bad))

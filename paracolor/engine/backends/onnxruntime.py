@@ -116,6 +116,8 @@ def runners(folder: ModelFolder, cfg: EngineConfig, size: int | None = None) -> 
 def load(folder: ModelFolder, cfg: EngineConfig, size: int) -> StageScheduler:
     """The loader: the host scheduler over :func:`runners`."""
     r = runners(folder, cfg, size)
+    # the CPU's measured batch; on onnxruntime-gpu's CUDA provider batches do pay: the GPU default
+    preferred = PREFERRED_BATCH if pick_providers(cfg.device)[0] == "CPUExecutionProvider" else 4
     if cfg.schedule == "merged":
-        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged", preferred_batch=PREFERRED_BATCH)
-    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule, preferred_batch=PREFERRED_BATCH)
+        return StageScheduler(r["fg_bg"], None, r["fusion"], "merged", preferred_batch=preferred)
+    return StageScheduler(r["fg"], r["bg"], r["fusion"], cfg.schedule, preferred_batch=preferred)

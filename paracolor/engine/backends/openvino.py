@@ -19,6 +19,7 @@ imports the compiled blobs instead of compiling again.
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from ..modelfolder import ROLES, ModelError, ModelFolder
 from .base import Runner, TensorSpec, check_role_io
 from .cpu_scheduler import StageScheduler
 
+_log = logging.getLogger(__name__)
 CACHE_ENV = "PARACOLOR_CACHE_DIR"
 #: run precision -> OpenVINO's inference precision hint for the float parts of the graphs
 HINTS = {"fp32": "f32", "bf16": "bf16", "fp16": "f32", "int8": "f32"}
@@ -91,8 +93,11 @@ class OvRunner(Runner):
             config["INFERENCE_NUM_THREADS"] = threads
         cache = cache_dir()
         if cache is not None:
-            cache.mkdir(parents=True, exist_ok=True)
-            config["CACHE_DIR"] = str(cache)
+            try:
+                cache.mkdir(parents=True, exist_ok=True)
+                config["CACHE_DIR"] = str(cache)
+            except OSError as exc:  # a read-only or missing home (containers, workers): compile uncached
+                _log.warning("OpenVINO model cache %s not usable (%s); compiling without it (set %s)", cache, exc.strerror or exc, CACHE_ENV)
         try:
             self.compiled = core.compile_model(model, "CPU", config)
         except RuntimeError as exc:

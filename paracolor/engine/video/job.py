@@ -74,9 +74,13 @@ def split_inputs(inputs, exclude=None) -> tuple[list[tuple[Path, Path]], list[st
     seen: set[Path] = set()
     skip = Path(exclude).resolve() if exclude is not None else None
 
-    def walked(f: Path) -> bool:  # found by walking a folder or a glob, outside the output folder
+    def walked(f: Path, root: Path) -> bool:
+        """Found by walking ``root`` (a folder or a glob's folder), not inside an output folder
+        that lies strictly inside ``root`` (-o equal to the input folder walks it: plan_videos
+        then passes over this run's own outputs)."""
         try:
-            return f.is_file() and not f.name.startswith(".") and (skip is None or not f.resolve().is_relative_to(skip))
+            inside_out = skip is not None and skip != root.resolve() and f.resolve().is_relative_to(skip)
+            return f.is_file() and not f.name.startswith(".") and not inside_out
         except OSError:  # unreadable: left to the photo job's walk, which reports it
             return False
 
@@ -94,7 +98,7 @@ def split_inputs(inputs, exclude=None) -> tuple[list[tuple[Path, Path]], list[st
             rest.append(arg)
             continue
         if is_dir:
-            files = [f for f in sorted(p.rglob("*")) if walked(f)]
+            files = [f for f in sorted(p.rglob("*")) if walked(f, p)]
             vids = [f for f in files if is_video_path(f)]
             for f in vids:
                 add(f, p)
@@ -106,7 +110,7 @@ def split_inputs(inputs, exclude=None) -> tuple[list[tuple[Path, Path]], list[st
             else:
                 rest.append(arg)
         elif glob.has_magic(arg):
-            hits = sorted(Path(h) for h in glob.glob(arg, recursive=True) if walked(Path(h)))
+            hits = sorted(Path(h) for h in glob.glob(arg, recursive=True) if walked(Path(h), Path(_glob_root(arg))))
             vids = [h for h in hits if is_video_path(h)]
             for f in vids:
                 add(f, Path(_glob_root(arg)))
@@ -118,10 +122,13 @@ def split_inputs(inputs, exclude=None) -> tuple[list[tuple[Path, Path]], list[st
 
 
 def plan_videos(videos, cfg, summary) -> list[VideoJob]:
-    """Map videos to outputs (mirroring folders, keeping the container); skip finished ones."""
+    """Map videos to outputs (mirroring folders, keeping the container); skip finished ones.
+
+    As for photos (``batch.plan_jobs``): outputs stay inside ``-o``, never replace an input or
+    the ``--report`` file, are claimed once, and a walked file that is this run's own output for
+    another video (``-o`` equal to the input folder) is passed over, not colorized again."""
     out_dir = Path(cfg.output_dir)
-    inputs = {p.resolve() for p, _ in videos}
-    jobs, claimed = [], {}
+    planned = []
     for src, base in videos:
         try:
             rel = src.relative_to(base)
@@ -132,17 +139,30 @@ def plan_videos(videos, cfg, summary) -> list[VideoJob]:
         if cfg.output_file:  # one video to the file -o names (output_target.py)
             dst = Path(cfg.output_file)
             muxer, _ = output_container(dst)
-        key = dst.resolve()
-        if not key.is_relative_to(out_dir.resolve()):  # a '..' in a glob or a folder name climbs out of -o
+        if not dst.resolve().is_relative_to(out_dir.resolve()):  # a '..' in a glob or a folder name climbs out of -o
             dst = out_dir / f"{rel.stem}{cfg.suffix}{ext}"
-            key = dst.resolve()
+        planned.append((src, dst, muxer))
+    produced = {dst.resolve(): src for src, dst, _ in planned}
+    inputs = set()
+    kept = []
+    for src, dst, muxer in planned:
+        maker = produced.get(src.resolve())
+        if maker is not None and maker.resolve() != src.resolve():
+            summary.skipped.append({"path": str(src), "reason": f"an output name of {maker} in this run, not colorized again"})
+            continue
+        inputs.add(src.resolve())
+        kept.append((src, dst, muxer))
+    claimed: dict[Path, str] = {Path(cfg.report).resolve(): "the --report file"} if cfg.report else {}
+    jobs = []
+    for src, dst, muxer in kept:
+        key = dst.resolve()
         if key in inputs:
             summary.failed.append({"path": str(src), "reason": f"output {dst} would overwrite an input file"})
             continue
         if key in claimed:
             summary.failed.append({"path": str(src), "reason": f"same output name {dst} as {claimed[key]}"})
             continue
-        claimed[key] = src
+        claimed[key] = str(src)
         if dst.exists() and (cfg.resume or not cfg.overwrite):
             reason = "already done (resume)" if cfg.resume else "output exists (use --overwrite)"
             summary.skipped.append({"path": str(src), "output": str(dst), "reason": reason})

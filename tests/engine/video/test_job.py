@@ -233,3 +233,23 @@ def test_cli_writes_one_video_to_the_file_o_names(tmp_path, tiny_model_dir):
     assert sorted(p.name for p in target.parent.iterdir()) == ["colour.mkv"] and src.read_bytes() == before
     res = CliRunner().invoke(main, ["colorize", str(src), "-o", str(tmp_path / "still.png"), "--model", str(tiny_model_dir), "-q"])
     assert res.exit_code == 1 and "is a video" in res.output and not (tmp_path / "still.png").exists()
+
+
+def test_o_equal_to_the_input_folder_colorizes_its_videos_once(tmp_path, colorizer):
+    """-o the input folder itself (with --suffix): its videos are colorized, and a re-run passes
+    over this run's own outputs instead of colorizing them again."""
+    vids = tmp_path / "vids"
+    write_video(vids / "clip.mp4", frames(4, 32, 32), audio=False)
+    first = _run([vids], vids, colorizer, temporal=False, suffix="_c")
+    assert [d["output"] for d in first.done] == [str(vids / "clip_c.mp4")]
+    again = _run([vids], vids, colorizer, temporal=False, suffix="_c", resume=True)
+    assert not again.done and not again.failed
+    assert any("not colorized again" in s["reason"] for s in again.skipped)
+
+
+def test_report_never_replaces_a_video_output(tmp_path, colorizer):
+    vids = tmp_path / "vids"
+    write_video(vids / "clip.mp4", frames(3, 32, 32), audio=False)
+    out = tmp_path / "out"
+    summary = _run([vids], out, colorizer, temporal=False, report=str(out / "clip.mp4"))
+    assert not summary.done and "the --report file" in summary.failed[0]["reason"]
