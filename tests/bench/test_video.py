@@ -22,7 +22,7 @@ def test_video_rows(tiny_model_dir, photo_dir, tmp_path):
     for r in rows:
         assert r["fps"] > 0 and r["temporal"] and all(v > 0 for k, v in r["stage_ms_per_frame"].items() if k != "stabilize")
         assert r["stage_ms_per_frame"]["stabilize"] > 0  # stabilization is on (and timed) by default
-    assert "| 72p, 6 frames, onnxruntime fp32 bs4 |" in open(data["files"]["markdown"]).read()
+    assert "| 72p, 6 frames, onnxruntime fp32 bs1 |" in open(data["files"]["markdown"]).read()  # the backend's batch, as colorize uses
 
 
 def test_synthetic_clip_is_16_by_9_with_audio(tmp_path):
