@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from ..engine.batch import ColorizeConfig, Summary, check_report_path, output_path, plan_jobs, skip_reason, write_report
+from ..engine.batch import ColorizeConfig, Summary, check_report_path, finish_report, output_path, plan_jobs, skip_reason
 from ..engine.io import IMAGE_EXTENSIONS, PARTIAL_SUFFIX, ImageError, atomic_write, decode_image, encode_image, max_file_bytes, read_file_bytes
 from ..engine.outfolder import FolderLock, check_writable
 from ..engine.pipeline import non_finite
@@ -175,13 +175,7 @@ def colorize_ray(cfg: ColorizeConfig, address: str | None = None, workers: int |
     finally:
         if lock is not None:
             lock.release()
-    summary.seconds = time.perf_counter() - t0
-    if cfg.report:
-        try:
-            write_report(cfg.report, summary)
-        except (ImageError, OSError) as exc:
-            summary.report_error = str(exc)
-    return summary
+    return finish_report(cfg, summary, t0)
 
 
 def _run_on_ray(ray, cfg: ColorizeConfig, jobs: list[dict], address, workers, remote_in: bool, summary: Summary) -> None:

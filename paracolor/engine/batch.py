@@ -413,6 +413,12 @@ def colorize_files(cfg: ColorizeConfig, colorizer: Colorizer | None = None) -> S
             clear_stale_partials(out_dir, _named_outputs(cfg))
         jobs = plan_jobs(replace(cfg, inputs=photo_inputs), summary) if photo_inputs else []
         _run_jobs(cfg, jobs, videos, colorizer, summary)
+    return finish_report(cfg, summary, t0)
+
+
+def finish_report(cfg: ColorizeConfig, summary: Summary, t0: float) -> Summary:
+    """The run's time, and its ``--report`` written; a report that cannot be written sets
+    ``summary.report_error`` (the summary is intact and still printed). Local and Ray runs."""
     summary.seconds = time.perf_counter() - t0
     if cfg.report:
         try:
