@@ -119,6 +119,7 @@ def main():
     ap.add_argument("run", help="run folder of scripts/train_default.sh")
     ap.add_argument("data", help="the photo sets (../shared/data)")
     ap.add_argument("--recipe-log", default=None)
+    ap.add_argument("--wall-time", default=None, help="the training's wall time, as said on the card (default: from --recipe-log)")
     ap.add_argument("--out", default=str(default_model_dir()))
     ap.add_argument("--results", default=str(REPO / "benchmarks" / "results"), help="where the accuracy and Table V records go")
     ap.add_argument("--stem", default=None, help="file-name stem of the records (default: date-cpu-2core-<vendor>)")
@@ -132,7 +133,9 @@ def main():
     stem = args.stem or f"{time.strftime('%Y-%m-%d')}-cpu-2core-{'amd' if 'AMD' in _cpu_name() else 'xeon'}"
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     paper = (run / "fg-gan").is_dir()
-    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {"fg": "fg2", "bg": "bg2"}
+    # v2: the generators' last phase present (phase 3, the warm restart, since 2026-12-01's second model)
+    phase = 3 if all((run / f"{r}3" / "shipped.safetensors").is_file() for r in ("fg", "bg")) else 2
+    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {"fg": f"fg{phase}", "bg": f"bg{phase}"}
     gen_file = "best.safetensors" if paper else "shipped.safetensors"  # v2: after the prior correction
     stages = {"fg": run / gen_dirs["fg"] / gen_file, "bg": run / gen_dirs["bg"] / gen_file, "fusion": run / "fusion" / "best.safetensors"}
     staging = out.parent / ".default-fp16"
@@ -161,7 +164,8 @@ def main():
     write_table5(results / f"{stem}-table5", table5, args.limit)
     shutil.rmtree(tmp, ignore_errors=True)
 
-    stage_dirs = ("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper else ("fg", "fg2", "bg", "bg2", "fusion")
+    stage_dirs = (("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper
+                  else tuple(f"{r}{p}" for r in ("fg", "bg") for p in ("", *map(str, range(2, phase + 1)))) + ("fusion",))
     logs = {d: [json.loads(line) for line in (run / d / "log.jsonl").read_text().splitlines()] for d in stage_dirs}
     trained = {
         "recipe": "scripts/train_default.sh (then scripts/ship_default.py)" + (" with RECIPE=paper" if paper else ""),
@@ -177,6 +181,8 @@ def main():
         log = Path(args.recipe_log).read_text().splitlines()
         wall = [line for line in log if "Elapsed (wall clock)" in line]
         trained["wall_time"] = wall[-1].split("):")[-1].strip() if wall else "see the log"
+    if args.wall_time:
+        trained["wall_time"] = args.wall_time
     # build and calibrate recorded their graphs in model.json since the export: keep those records
     card = json.loads((out / "model.json").read_text())
     card.update({"trained": trained, "validation": validation})
@@ -218,8 +224,11 @@ def write_card(out: Path, card: dict) -> None:
             "  rebalancing (lambda 0.5: a rare saturated colour weighs about 30x more than the commonest greys). Decoder widths 128, 96, 96.",
             "- Aligned upsampling in the decoder (full-resolution pixel j reads low-resolution sample j/2, where the encoder's",
             "  strided convs centre it); torch's align_corners=False displaced deep features up to 15.5 px to the right.",
-            "- Two phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
-            "  192 px, Adam 1e-4 cosine. bf16 autocast on the CPU (AMX).",
+            "- Phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
+            "  192 px, Adam 1e-4 cosine; then (phase 3) a warm restart of that fine-tune for more epochs (see `trained.stages`).",
+            "  bf16 autocast on the CPU (AMX).",
+            f"- Prior correction: a share beta = {t['prior_correction_beta'].get('fg')} (fg) / {t['prior_correction_beta'].get('bg')} (bg) of the rebalancing's",
+            "  tilt towards rare colours is undone in the logits (`paracolor train prior-correct`): vivid colours against PSNR.",
             "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
             "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
             "- Best epoch: the smallest colourfulness gap on validation among epochs whose PSNR is within 1 dB of the grey baseline",
@@ -266,7 +275,7 @@ def write_card(out: Path, card: dict) -> None:
         "",
         "## Limits",
         "",
-        "Trained on a 2-core CPU for under two hours in all, far from the paper's schedule. The validation sets steered choices",
+        f"Trained on a 2-core CPU ({t.get('wall_time', 'a few hours')} in all), far from the paper's GPU schedule. The validation sets steered choices",
         "(best epoch, the recipe), so they flatter the model somewhat; an independent held-out set exists outside this project.",
         "Not evaluated on faces or historical photos specifically.",
     ]

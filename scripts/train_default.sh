@@ -31,20 +31,21 @@ if [ "$RECIPE" = paper ]; then
   exit 0
 fi
 
-FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-600}; BETA=${BETA:-0.25}
+FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-600}; BETA=${BETA:-0.30}
 FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-1}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-2}
+FG_FT3_EPOCHS=${FG_FT3_EPOCHS:-3}; BG_FT3_EPOCHS=${BG_FT3_EPOCHS:-5}
 # STAGES and ROLES pick parts of the recipe (e.g. STAGES=2 ROLES=bg); by default all of it
-STAGES=${STAGES:-"1 2 fusion"}; ROLES=${ROLES:-"fg bg"}
+STAGES=${STAGES:-"1 2 3 fusion"}; ROLES=${ROLES:-"fg bg"}
 COMMON=(--batch-size "$BS" --workers 0 --seed 0 --val-limit 50 --lr-schedule cosine --rebalance 0.5)
 GEN=(--head classes --head-stride 4 --upsample aligned --decoder-channels 128,96,96,32,16 --temperature 0.38)
 has() { [[ " $1 " == *" $2 "* ]]; }
 
 chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
-  local role=$1 data epochs ft_epochs
+  local role=$1 data epochs ft_epochs ft3_epochs
   if [ "$role" = fg ]; then
-    data=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects"); epochs=$FG_EPOCHS; ft_epochs=$FG_FT_EPOCHS
+    data=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects"); epochs=$FG_EPOCHS; ft_epochs=$FG_FT_EPOCHS; ft3_epochs=$FG_FT3_EPOCHS
   else
-    data=(--train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/scenes"); epochs=$BG_EPOCHS; ft_epochs=$BG_FT_EPOCHS
+    data=(--train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/scenes"); epochs=$BG_EPOCHS; ft_epochs=$BG_FT_EPOCHS; ft3_epochs=$BG_FT3_EPOCHS
   fi
   # phase 1: 128 px crops from the ImageNet encoder, lr 3e-4 cosine
   if has "$STAGES" 1; then
@@ -55,11 +56,22 @@ chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
   if has "$STAGES" 2; then
     pc train pretrain --role "$role" "${data[@]}" -o "$RUN/${role}2" --init "$RUN/$role/last.safetensors" --size "$FT_SIZE" --lr 1e-4 \
        --epochs "$ft_epochs" --select last --threads 1 "${COMMON[@]}" > "$RUN/${role}2.log" 2>&1
-    # prior correction: undo a share BETA of the rebalancing tilt (vivid vs PSNR; see the model card)
-    pc train prior-correct "$RUN/${role}2/best.safetensors" --prior "$RUN/${role}2/colour_prior.json" --beta "$BETA" \
-       -o "$RUN/${role}2/shipped.safetensors"
+  fi
+  # phase 3: a warm restart of phase 2's schedule (lr 1e-4 cosine again, same size) for more epochs: phase 2
+  # ended with the validation still improving (see benchmarks/results/2026-12-01-training)
+  if has "$STAGES" 3; then
+    pc train pretrain --role "$role" "${data[@]}" -o "$RUN/${role}3" --init "$RUN/${role}2/last.safetensors" --size "$FT_SIZE" --lr 1e-4 \
+       --epochs "$ft3_epochs" --select last --threads 1 "${COMMON[@]}" --seed 3 > "$RUN/${role}3.log" 2>&1
+  fi
+  # prior correction of the generator's final phase: undo a share BETA of the rebalancing tilt (vivid vs
+  # PSNR; see the model card)
+  if has "$STAGES" 2 || has "$STAGES" 3; then
+    local last=2; if [ "$ft3_epochs" -gt 0 ]; then last=3; fi
+    pc train prior-correct "$RUN/${role}$last/best.safetensors" --prior "$RUN/${role}$last/colour_prior.json" --beta "$BETA" \
+       -o "$RUN/${role}$last/shipped.safetensors"
   fi
 }
+FINAL=3; if [ "$FG_FT3_EPOCHS" -eq 0 ] || [ "$BG_FT3_EPOCHS" -eq 0 ]; then FINAL=2; fi
 
 # fg and bg side by side, one thread each
 pids=()
@@ -68,7 +80,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # fusion, supervised on the fine-tuned generators' outputs; its L1 rebalanced with lambda 0.8 (the last
 # --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record)
 if has "$STAGES" fusion; then
-  pc train fusion --mode supervised --fg "$RUN/fg2/shipped.safetensors" --bg "$RUN/bg2/shipped.safetensors" \
+  pc train fusion --mode supervised --fg "$RUN/fg$FINAL/shipped.safetensors" --bg "$RUN/bg$FINAL/shipped.safetensors" \
      --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
      -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 1 --lr 5e-4 "${COMMON[@]}" --rebalance 0.8 > "$RUN/fusion.log" 2>&1
 fi
