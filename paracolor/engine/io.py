@@ -388,23 +388,33 @@ def atomic_write(path, data: bytes, overwrite: bool = False) -> None:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            # link() fails if the target exists, so a file created meanwhile is not clobbered
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise ImageError(path, "output exists (use --overwrite to replace it)") from None
-            except OSError:  # filesystems without hard links
-                if path.exists():
-                    raise ImageError(path, "output exists (use --overwrite to replace it)") from None
-                os.replace(tmp, path)
+        publish(Path(tmp), path, overwrite)
+    except FileExistsError:
+        raise ImageError(path, "output exists (use --overwrite to replace it)") from None
     except OSError as exc:
         raise ImageError(path, f"cannot write output ({exc.strerror or exc})") from None
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def publish(tmp: Path, dst: Path, overwrite: bool) -> None:
+    """Move a finished (synced) temporary file to ``dst`` in one step. Without ``overwrite`` an
+    existing ``dst`` is never replaced: FileExistsError, also for a file created meanwhile, since
+    link() fails if the target exists. Photos (atomic_write) and videos share this last step."""
+    if overwrite:
+        os.replace(tmp, dst)
+        return
+    try:
+        os.link(tmp, dst)
+    except FileExistsError:
+        raise
+    except OSError:  # filesystems without hard links
+        if dst.exists():
+            raise FileExistsError(dst) from None
+        os.replace(tmp, dst)
+    else:
+        tmp.unlink()
 
 
 def is_image_path(path) -> bool:

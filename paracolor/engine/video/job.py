@@ -27,7 +27,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ...errors import ConfigError
-from ..io import PARTIAL_SUFFIX, DecodedImage, _equal_channels, _file_mode, _glob_root, is_image_path
+from ..io import PARTIAL_SUFFIX, DecodedImage, _equal_channels, _file_mode, _glob_root, is_image_path, publish
 from ..pipeline import Colorizer, FinishBuffers
 from .container import VideoError, VideoOptions, VideoSink, VideoSource, is_video_path, output_container, require_av
 from .temporal import ChromaStabilizer, TemporalConfig
@@ -405,16 +405,7 @@ def _commit(tmp: Path, dst: Path, overwrite: bool) -> None:
     finally:
         os.close(fd)
     os.chmod(tmp, _file_mode())
-    if overwrite:
-        os.replace(tmp, dst)
-        return
     try:
-        os.link(tmp, dst)
+        publish(tmp, dst, overwrite)
     except FileExistsError:
         raise VideoError(dst, "output exists (use --overwrite to replace it)") from None
-    except OSError:  # filesystems without hard links
-        if dst.exists():
-            raise VideoError(dst, "output exists (use --overwrite to replace it)") from None
-        os.replace(tmp, dst)
-    else:
-        tmp.unlink()
