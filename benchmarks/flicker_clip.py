@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from paracolor.bench.video import mux_tone
+
 
 def shot(photo: np.ndarray, n: int, w: int, h: int, kind: int, rng) -> list[np.ndarray]:
     """``n`` frames of a w x h window moving over ``photo``: a pan (even shots) or a zoom (odd)."""
@@ -74,15 +76,7 @@ def main():
                 k += 1
         for p in vs.encode(None):
             out.mux(p)
-        samples = int(k / args.fps * 48000)
-        tone = (0.1 * np.sin(2 * np.pi * 220 * np.arange(samples) / 48000)).astype(np.float32)[None]
-        for s in range(0, samples, 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, s : s + 1024]), format="fltp", layout="mono")
-            af.sample_rate, af.pts = 48000, s
-            for p in au.encode(af):
-                out.mux(p)
-        for p in au.encode(None):
-            out.mux(p)
+        mux_tone(out, au, seconds=k / args.fps, hz=220, channels=1)
     print(f"{args.output}: {k} frames ({len(files)} shots of {n}), {w}x{h} at {args.fps} fps, with audio")
 
 

@@ -47,16 +47,24 @@ def synthetic_clip(path: Path, height: int, frames: int, fps: int = 24, seed: in
                 out.mux(p)
         for p in vs.encode(None):
             out.mux(p)
-        n = frames * 48000 // fps
-        tone = np.repeat((0.1 * np.sin(np.arange(n) * (2 * np.pi * 330 / 48000))).astype(np.float32)[None], 2, axis=0)
-        for s in range(0, n, 1024):
-            af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, s : s + 1024]), format="fltp", layout="stereo")
-            af.sample_rate, af.pts = 48000, s
-            for p in au.encode(af):
-                out.mux(p)
-        for p in au.encode(None):
-            out.mux(p)
+        mux_tone(out, au, seconds=frames / fps, hz=330, channels=2)
     return path
+
+
+def mux_tone(out, stream, seconds: float, hz: float, channels: int, rate: int = 48000) -> None:
+    """A sine tone of ``seconds`` encoded into the audio ``stream`` of the open container ``out``
+    (the synthetic clips' sound track, so that remuxing audio is part of what is measured)."""
+    av = require_av()
+    n = int(seconds * rate)
+    tone = np.repeat((0.1 * np.sin(np.arange(n) * (2 * np.pi * hz / rate))).astype(np.float32)[None], channels, axis=0)
+    layout = "mono" if channels == 1 else "stereo"
+    for s in range(0, n, 1024):
+        af = av.AudioFrame.from_ndarray(np.ascontiguousarray(tone[:, s : s + 1024]), format="fltp", layout=layout)
+        af.sample_rate, af.pts = rate, s
+        for p in stream.encode(af):
+            out.mux(p)
+    for p in stream.encode(None):
+        out.mux(p)
 
 
 def run_video(engine: EngineConfig, heights: list[int], frames: int, batch_size: int | None = None, temporal: bool = True) -> list[dict]:
