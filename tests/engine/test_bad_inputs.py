@@ -182,10 +182,14 @@ def test_input_swapped_for_a_fifo_during_the_run(tiny_model_dir, photos, tmp_pat
 
 
 # The child process of the real-SIGINT case: its read of b.jpg blocks (a stalled network mount) until
-# the process ends; a hang dumps every thread's stack (faulthandler) instead of hanging CI.
+# the process ends; a hang dumps every thread's stack (faulthandler) instead of hanging CI. A suite
+# started as a background job (nohup ... &) runs with SIGINT ignored, which children inherit and
+# Python then leaves ignored: the child takes Python's own handler, as a process in a terminal has.
+# (That inherited SIG_IGN was the cause of the hangs and crashes this case used to have in CI.)
 _STUCK_READ_CHILD = """
-import faulthandler, sys, threading
+import faulthandler, signal, sys, threading
 from pathlib import Path
+signal.signal(signal.SIGINT, signal.default_int_handler)
 faulthandler.dump_traceback_later(45, exit=True)
 import paracolor.engine.batch as b
 real, flag = b.read_file_bytes, Path(sys.argv[1])
@@ -211,8 +215,8 @@ def _backends_here():
 def test_ctrl_c_ends_the_run_while_a_read_blocks(tiny_model_dir, photos, tmp_path, backend):
     """A decoder stuck in a read (a stalled network mount) does not keep Ctrl-C from ending it.
 
-    A real SIGINT to a real ``paracolor colorize`` process, as a terminal sends it: in the test
-    process itself the signal raced pytest's own threads and the stuck decoder outlived the case."""
+    A real SIGINT to a real ``paracolor colorize`` process, as a terminal sends it (sent into the
+    test process itself, the stuck decoder thread outlived the case)."""
     import subprocess
     import sys
 
