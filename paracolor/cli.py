@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -265,15 +266,22 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
         overwrite=overwrite, resume=resume, save_stages=save_stages, max_pixels=max_pixels, queue_bytes=queue_mb << 20, report=report, progress=logs.progress_enabled(),
         video=video_config(temporal == "on", video_codec, crf, video_bitrate, video_preset),
     )
-    if ray_address is not None:
-        from .distributed.ray_data import colorize_ray
+    from .interrupts import sigterm_as_interrupt
 
-        summary = colorize_ray(cfg, None if ray_address == "local" else ray_address, ray_workers)
-    else:
-        summary = colorize_files(cfg)
+    with sigterm_as_interrupt() as stopped:  # docker stop, systemd, timeout: like Ctrl-C
+        try:
+            if ray_address is not None:
+                from .distributed.ray_data import colorize_ray
+
+                summary = colorize_ray(cfg, None if ray_address == "local" else ray_address, ray_workers)
+            else:
+                summary = colorize_files(cfg)
+        except KeyboardInterrupt:  # before any photo was started (loading, planning): nothing to keep
+            click.echo("interrupted before colorizing began", err=True)
+            sys.exit(128 + (stopped.signum or signal.SIGINT))
     _print_summary(summary)
     if summary.interrupted:
-        sys.exit(130)
+        sys.exit(128 + (stopped.signum or signal.SIGINT))
     sys.exit(0 if summary.ok else 1)
 
 
