@@ -201,12 +201,14 @@ def _fid(r: dict) -> str:
 def write_card(out: Path, card: dict) -> None:
     t, v = card["trained"], card["validation"]
     paper = "RECIPE=paper" in t["recipe"]
+    strategy = t["stages"].get("fusion", {}).get("fusion_strategy", "add")
+    fuse = "feature addition" if strategy == "add" else "DenseFuse's l1-norm strategy: each pixel's features weighted by their activity"
     lines = [
         "# Model card: paracolor default model",
         "",
         f"paracolor {__version__}. ParaColorizer's three networks at 256x256: foreground generator (ResUNet, MobileNetV2 encoder",
         "initialised from ImageNet, SAGAN attention at stride 8), background generator (same, no attention) and DenseFuse fusion",
-        "(feature addition). Weights stored in FP16 (`checkpoints/`), exported to verified FP32 ONNX (`fp32/`), with FP16 graphs",
+        f"({fuse}). Weights stored in FP16 (`checkpoints/`), exported to verified FP32 ONNX (`fp32/`), with FP16 graphs",
         "(`fp16/`) and INT8 graphs for onnxruntime's x86 path (`int8/`, U8S8 Q/DQ) beside them.",
         "",
         "## Recipe",
@@ -231,6 +233,7 @@ def write_card(out: Path, card: dict) -> None:
             "  tilt towards rare colours is undone in the logits (`paracolor train prior-correct`): vivid colours against PSNR.",
             "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
             "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
+            f"  Fusion strategy: {strategy}" + (" (measured against add: `benchmarks/results/2026-12-01-cpu-2core-xeon-fusion-l1norm.md`)." if strategy != "add" else "."),
             "- Epoch kept: the fine-tunes (phases 2 and 3) keep their last; phase 1 and fusion the smallest colourfulness gap on",
             "  validation among epochs whose PSNR is within 1 dB of the grey baseline (the epoch with the best PSNR if none is).",
             "",

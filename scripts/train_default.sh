@@ -4,8 +4,8 @@
 #
 # RECIPE=v2 (default): both generators predict ab classes (313-ish bins of 10 Lab units, the
 #   training photos' gamut) at stride 4 with class-rebalanced cross-entropy and annealed-mean
-#   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; the fusion network is trained
-#   supervised on the two generators' outputs (rebalanced L1). fg and bg train side by side,
+#   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; the fusion network (l1-norm
+#   strategy) is trained supervised on the two generators' outputs (rebalanced L1). fg and bg train side by side,
 #   one CPU thread each (on 2 cores that beats two threads each in turn); then fusion.
 # RECIPE=paper: the paper's three stages (L1 pre-training, LSGAN + L1 [+ edge], DenseFuse
 #   autoencoder) on objects / scenes, as the first default model was trained.
@@ -78,9 +78,10 @@ pids=()
 for role in $ROLES; do chain "$role" & pids+=($!); done
 for pid in "${pids[@]}"; do wait "$pid"; done
 # fusion, supervised on the fine-tuned generators' outputs; its L1 rebalanced with lambda 0.8 (the last
-# --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record)
+# --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record); DenseFuse's
+# l1-norm strategy (FID ahead of feature addition on all three sets: benchmarks/results/*-fusion-l1norm.md)
 if has "$STAGES" fusion; then
-  pc train fusion --mode supervised --fg "$RUN/fg$FINAL/shipped.safetensors" --bg "$RUN/bg$FINAL/shipped.safetensors" \
+  pc train fusion --strategy l1norm --mode supervised --fg "$RUN/fg$FINAL/shipped.safetensors" --bg "$RUN/bg$FINAL/shipped.safetensors" \
      --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
      -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 1 --lr 5e-4 "${COMMON[@]}" --rebalance 0.8 > "$RUN/fusion.log" 2>&1
 fi
