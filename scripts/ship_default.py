@@ -246,6 +246,7 @@ def write_card(out: Path, card: dict) -> None:
             "| full-resolution decoder | decoder to stride 4, ab upsampled | colour is low-frequency; lightness stays the input's |",
             "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
             "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px, CPU | compute |",
+            *(["| fusion features added | DenseFuse's l1-norm strategy | FID ahead of addition on all three validation sets |"] if strategy != "add" else []),
             "",
             "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",
             "(`--head regression --head-stride 1 --upsample bilinear`, no `--rebalance`, `paracolor train fusion --mode autoencoder`).",
