@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import time
+import sys
 from pathlib import Path
 
 import numpy as np
 
 from paracolor import colorspace
+from paracolor.bench.harness import environment
 from paracolor.engine.io import find_images, read_image
 from paracolor.engine.pipeline import Colorizer, EngineConfig
 
@@ -100,8 +100,7 @@ def main():
             print(f"{r['model']} ({side}side dark regions): right {r[side + 'side_right']:.2f}  left {r[side + 'side_left']:.2f}  "
                   f"(truth {r['truth_' + side + 'side_right']:.2f} / {r['truth_' + side + 'side_left']:.2f}; {r['photos']} photos)")
     if args.out:
-        meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(), "photos": args.photos,
-                "command": "python benchmarks/edge_band.py " + args.photos + "".join(f" --model {m}" for m in args.model or []) + f" --limit {args.limit}"}
+        meta = {"environment": environment(), "photos": args.photos, "command": "python " + " ".join(sys.argv)}
         Path(args.out).write_text(json.dumps({**meta, "rows": rows}, indent=1, default=float))
 
 

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
-import time
+import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from paracolor import colorspace
+from paracolor.bench.harness import environment
 from paracolor.engine.io import find_images, read_image
 from paracolor.engine.pipeline import Colorizer, EngineConfig
 
@@ -85,8 +85,7 @@ def main():
         print(f"{r['model']}: ab spread in flat regions  {spreads};  blotch share {100 * r['blotch']:.1f} % "
               f"({r['flat_pixels']} flat pixels in {r['photos']} photos)")
     if args.out:
-        meta = {"date": time.strftime("%Y-%m-%d"), "machine": platform.processor() or platform.machine(), "photos": args.photos,
-                "command": "python benchmarks/flat_chroma.py " + args.photos + "".join(f" --model {m}" for m in args.model or []) + f" --limit {args.limit}"}
+        meta = {"environment": environment(), "photos": args.photos, "command": "python " + " ".join(sys.argv)}
         Path(args.out).write_text(json.dumps({**meta, "rows": rows}, indent=1))
 
 
