@@ -79,7 +79,8 @@ def main():
 # train
 
 
-from .train.config import LR_SCHEDULES, SELECTIONS  # noqa: E402  (plain dataclasses: no torch)
+from .models.config import FUSION_STRATEGIES  # noqa: E402  (plain dataclasses: no torch)
+from .train.config import LR_SCHEDULES, SELECTIONS  # noqa: E402
 
 
 def _generator_options(f):
@@ -203,7 +204,7 @@ def train_prior_correct(generator, output, prior_json, beta):
 
 
 @train.command("fusion")
-@click.option("--strategy", type=click.Choice(["add", "l1norm"]), default="add", show_default=True)
+@click.option("--strategy", type=click.Choice(list(FUSION_STRATEGIES)), default="add", show_default=True, help="add (the paper), l1norm (DenseFuse's), gate (learned, tells fg from bg).")
 @click.option("--ssim-weight", default=1.0, show_default=True)
 @click.option("--mode", "fusion_mode", type=click.Choice(["autoencoder", "supervised"]), default="autoencoder", show_default=True, help="autoencoder (the paper) or supervised on the generators' outputs.")
 @click.option("--fg", "fusion_fg", type=click.Path(exists=True, dir_okay=False), default=None, help="Supervised: foreground generator weights.")

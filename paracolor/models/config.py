@@ -11,7 +11,10 @@ import json
 from dataclasses import dataclass
 
 ENCODERS = ("mobilenet_v2", "resnet18")
-FUSION_STRATEGIES = ("add", "l1norm")
+#: ``add`` (the paper's), ``l1norm`` (DenseFuse's activity weighting): both symmetric in their
+#: two inputs; ``gate``: a learned per-pixel weight from both feature maps, so a fusion trained
+#: supervised can learn which generator to trust where (fg on objects, bg on scenes)
+FUSION_STRATEGIES = ("add", "l1norm", "gate")
 #: ``regression``: tanh ab at full resolution (the paper); ``classes``: logits over quantized
 #: ab bins decoded by the annealed mean (Zhang et al. 2016), which keeps strong colours that an
 #: L1-trained mean regresses to grey-brown
@@ -85,6 +88,8 @@ class FusionConfig:
     dense_layers: int = 3
     decoder_channels: tuple[int, ...] = (64, 32, 16)
     strategy: str = "add"
+    #: ``gate`` strategy: width of the hidden layer of the weight network
+    gate_channels: int = 16
 
     def __post_init__(self):
         self.decoder_channels = tuple(int(c) for c in self.decoder_channels)

@@ -30,6 +30,13 @@ class DenseFuse(nn.Module):
             cin = cout
         self.decoder_convs = nn.ModuleList(dec)
         self.conv_out = _conv(cin, config.in_channels)
+        if config.strategy == "gate":
+            # w = sigmoid(conv(relu(conv([f1, f2])))): the order of the inputs matters, unlike in
+            # add and l1norm. The last conv starts at zero, so training starts from the mean (w = 0.5)
+            self.gate_hidden = _conv(2 * config.feature_channels, config.gate_channels)
+            self.gate_out = _conv(config.gate_channels, 1)
+            nn.init.zeros_(self.gate_out.weight)
+            nn.init.zeros_(self.gate_out.bias)
 
     def encode(self, x):
         feats = [F.relu(self.conv_in(x))]
@@ -46,11 +53,17 @@ class DenseFuse(nn.Module):
         """Combine two feature maps with the configured strategy."""
         if self.config.strategy == "add":
             return f1 + f2
+        if self.config.strategy == "gate":
+            return f2 + self.gate(f1, f2) * (f1 - f2)
         # DenseFuse's l1-norm strategy: activity = channel l1-norm, smoothed over 3x3.
         a1 = F.avg_pool2d(f1.abs().sum(1, keepdim=True), 3, 1, 1, count_include_pad=False)
         a2 = F.avg_pool2d(f2.abs().sum(1, keepdim=True), 3, 1, 1, count_include_pad=False)
         w1 = a1 / (a1 + a2 + 1e-6)
         return w1 * f1 + (1.0 - w1) * f2
+
+    def gate(self, f1, f2):
+        """``gate`` strategy: the weight (N,1,H,W) in (0, 1) given to the first input's features."""
+        return torch.sigmoid(self.gate_out(F.relu(self.gate_hidden(torch.cat([f1, f2], 1)))))
 
     def forward(self, x):
         """Reconstruction: decode(encode(x))."""

@@ -59,17 +59,20 @@ def test_no_attention_in_background_graph(graphs):
     assert blocks == []
 
 
-@pytest.mark.parametrize("strategy", ["add", "l1norm"])
+@pytest.mark.parametrize("strategy", ["add", "l1norm", "gate"])
 def test_fusion_encoders_batched(strategy, tmp_path, feeds64):
     torch.manual_seed(0)
-    head = FusionHead(DenseFuse(FusionConfig(strategy=strategy))).eval()
+    net = DenseFuse(FusionConfig(strategy=strategy))
+    if strategy == "gate":  # an untrained gate is the plain mean; give it weights that tell fg from bg
+        torch.nn.init.normal_(net.gate_out.weight, std=0.1)
+    head = FusionHead(net).eval()
     path = export_onnx(head, "fusion", tmp_path / "fusion.onnx", 64, 17, {"role": "fusion"})
     clean = cleanup(fix_input_shapes(onnx.load(str(path)), 64, 64))
     batched, info = batch_fusion_encoders(clean)
     assert info["found"] and info["nodes_after"] < info["nodes_before"]
     ops_before, ops_after = op_counts(clean), op_counts(batched)
     assert ops_after["Conv"] == ops_before["Conv"] - 4  # one encoder copy (conv_in + 3 dense convs) gone
-    assert ops_after["Split"] == info["exits"] == (1 if strategy == "add" else 2)  # l1norm: features + activity
+    assert ops_after["Split"] == info["exits"] == (2 if strategy == "l1norm" else 1)  # l1norm: features + activity
     ref = run_onnx(clean, feeds64["fusion"])[0]
     assert np.abs(run_onnx(batched, feeds64["fusion"])[0] - ref).max() < 1e-5
 

@@ -63,7 +63,7 @@ def test_patchgan_receptive_field_and_shape():
     assert rows.max() - rows.min() + 1 == 70
 
 
-@pytest.mark.parametrize("strategy", ["add", "l1norm"])
+@pytest.mark.parametrize("strategy", ["add", "l1norm", "gate"])
 def test_densefuse_shapes(strategy):
     net = DenseFuse(FusionConfig(strategy=strategy))
     assert net.encode(torch.randn(1, 3, 32, 32)).shape == (1, 64, 32, 32)
@@ -80,6 +80,22 @@ def test_l1norm_fusion_of_equal_features_is_identity():
     assert torch.allclose(net.fuse_features(f, f), f, atol=1e-6)
     add = DenseFuse(FusionConfig(strategy="add"))
     assert torch.equal(add.fuse_features(f, f), 2 * f)
+
+
+def test_gate_fusion_starts_at_the_mean_and_can_prefer_one_input():
+    torch.manual_seed(0)
+    net = DenseFuse(FusionConfig(strategy="gate"))
+    f1, f2 = torch.rand(1, 64, 8, 8), torch.rand(1, 64, 8, 8)
+    assert torch.allclose(net.fuse_features(f1, f2), (f1 + f2) / 2, atol=1e-6)  # untrained: the mean
+    with torch.no_grad():
+        net.gate_out.bias.fill_(20.0)  # a gate that trusts the first input everywhere
+    assert torch.allclose(net.fuse_features(f1, f2), f1, atol=1e-5)
+    assert torch.allclose(net.fuse_features(f2, f1), f2, atol=1e-5)  # order matters, unlike add and l1norm
+    with torch.no_grad():
+        net.gate_out.bias.zero_()
+        torch.nn.init.normal_(net.gate_out.weight, std=0.1)
+    w = net.gate(f1, f2)
+    assert w.shape == (1, 1, 8, 8) and bool(((w > 0) & (w < 1)).all()) and w.std() > 0  # per pixel
 
 
 def test_config_json_roundtrip_and_errors():

@@ -112,10 +112,11 @@ def test_classes_head_one_step(stage, photo_dir, tmp_path):
     _check_reload(tmp_path / "run", obj)
 
 
-def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_path):
+@pytest.mark.parametrize("strategy", ["l1norm", "gate"])
+def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_path, strategy):
     for role in ("fg", "bg"):
         train(_cfg("pretrain", photo_dir, tmp_path / role, role=role, epochs=1, max_steps=1))
-    cfg = _cfg("fusion", photo_dir, tmp_path / "fusion", epochs=1, max_steps=2, fusion_mode="supervised", rebalance=0.5,
+    cfg = _cfg("fusion", photo_dir, tmp_path / "fusion", epochs=1, max_steps=2, fusion_mode="supervised", rebalance=0.5, fusion_strategy=strategy,
                fusion_fg=str(tmp_path / "fg" / "last.safetensors"), fusion_bg=str(tmp_path / "bg" / "last.safetensors"))
     obj = STAGE_CLASSES["fusion"](cfg)
     frozen = [p.clone() for p in obj.generators[0].parameters()]
@@ -124,6 +125,13 @@ def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_pat
     assert summary["psnr"] == summary["psnr"]
     assert all(torch.equal(a, b) for a, b in zip(frozen, obj.generators[0].parameters()))  # generators frozen
     assert any(not torch.equal(a, b) for a, b in zip(before, obj.F.parameters()))  # fusion trained
+    assert all(torch.isfinite(p).all() for p in obj.F.parameters())
+    if strategy == "gate":  # the gate's last layer starts at zero; one step moves it off the mean
+        assert obj.F.gate_out.weight.abs().sum() > 0
+        back = load_model(tmp_path / "fusion" / "last.safetensors", expect_kind="fusion")
+        x1, x2 = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
+        with torch.no_grad():
+            assert back.config.strategy == "gate" and torch.equal(back.eval().fuse(x1, x2), obj.F.eval().fuse(x1, x2))
     with pytest.raises(ValueError, match="supervised fusion needs"):
         _cfg("fusion", photo_dir, tmp_path / "x", fusion_mode="supervised")
 
