@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import sys
 from pathlib import Path
 
@@ -279,10 +278,10 @@ def colorize(inputs, output_dir, model_dir, backend, precision, engines, cuda_gr
                 summary = colorize_files(cfg)
         except KeyboardInterrupt:  # before any photo was started (loading, planning): nothing to keep
             click.echo("interrupted before colorizing began", err=True)
-            sys.exit(128 + (stopped.signum or signal.SIGINT))
+            sys.exit(stopped.exit_code)
     _print_summary(summary)
     if summary.interrupted:
-        sys.exit(128 + (stopped.signum or signal.SIGINT))
+        sys.exit(stopped.exit_code)
     sys.exit(0 if summary.ok else 1)
 
 

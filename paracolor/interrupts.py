@@ -18,6 +18,11 @@ class Stop:
 
     signum: int | None = None
 
+    @property
+    def exit_code(self) -> int:
+        """The shell's code for a run ended by this signal: 130 for Ctrl-C, 143 for SIGTERM."""
+        return 128 + (self.signum or signal.SIGINT)
+
 
 @contextmanager
 def sigterm_as_interrupt():
