@@ -133,9 +133,10 @@ def main():
     stem = args.stem or f"{time.strftime('%Y-%m-%d')}-cpu-2core-{'amd' if 'AMD' in _cpu_name() else 'xeon'}"
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     paper = (run / "fg-gan").is_dir()
-    # v2: the generators' last phase present (phase 3, the warm restart, since 2026-12-01's second model)
-    phase = 3 if all((run / f"{r}3" / "shipped.safetensors").is_file() for r in ("fg", "bg")) else 2
-    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {"fg": f"fg{phase}", "bg": f"bg{phase}"}
+    # v2: the generators' last phase present (3: the warm restart at 192 px; 4: the 256 px fine-tune)
+    # per generator (the recipe gives fg a phase 4 and bg none: bg's lost on FID)
+    phase = {r: next((p for p in (4, 3) if (run / f"{r}{p}" / "shipped.safetensors").is_file()), 2) for r in ("fg", "bg")}
+    gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {r: f"{r}{phase[r]}" for r in ("fg", "bg")}
     gen_file = "best.safetensors" if paper else "shipped.safetensors"  # v2: after the prior correction
     stages = {"fg": run / gen_dirs["fg"] / gen_file, "bg": run / gen_dirs["bg"] / gen_file, "fusion": run / "fusion" / "best.safetensors"}
     staging = out.parent / ".default-fp16"
@@ -165,7 +166,7 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
     stage_dirs = (("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper
-                  else tuple(f"{r}{p}" for r in ("fg", "bg") for p in ("", *map(str, range(2, phase + 1)))) + ("fusion",))
+                  else tuple(f"{r}{p}" for r in ("fg", "bg") for p in ("", *map(str, range(2, phase[r] + 1)))) + ("fusion",))
     logs = {d: [json.loads(line) for line in (run / d / "log.jsonl").read_text().splitlines()] for d in stage_dirs}
     trained = {
         "recipe": "scripts/train_default.sh (then scripts/ship_default.py)" + (" with RECIPE=paper" if paper else ""),
@@ -202,6 +203,7 @@ def write_card(out: Path, card: dict) -> None:
     t, v = card["trained"], card["validation"]
     paper = "RECIPE=paper" in t["recipe"]
     strategy = t["stages"].get("fusion", {}).get("fusion_strategy", "add")
+    phase4 = " and ".join(r for r in ("fg", "bg") if f"{r}4" in t["stages"])  # which generators had a phase 4
     fuse = "feature addition" if strategy == "add" else "DenseFuse's l1-norm strategy: each pixel's features weighted by their activity"
     lines = [
         "# Model card: paracolor default model",
@@ -227,14 +229,15 @@ def write_card(out: Path, card: dict) -> None:
             "- Aligned upsampling in the decoder (full-resolution pixel j reads low-resolution sample j/2, where the encoder's",
             "  strided convs centre it); torch's align_corners=False displaced deep features up to 15.5 px to the right.",
             "- Phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
-            "  192 px, Adam 1e-4 cosine; then (phase 3) a warm restart of that fine-tune for more epochs (see `trained.stages`).",
+            "  192 px, Adam 1e-4 cosine; then (phase 3) a warm restart of that fine-tune for more epochs"
+            + (f"; then (phase 4, {phase4}) a fine-tune at 256 px, the size the model runs at, Adam 1e-4 cosine" if phase4 else "") + " (see `trained.stages`).",
             "  bf16 autocast on the CPU (AMX).",
             f"- Prior correction: a share beta = {t['prior_correction_beta'].get('fg')} (fg) / {t['prior_correction_beta'].get('bg')} (bg) of the rebalancing's",
             "  tilt towards rare colours is undone in the logits (`paracolor train prior-correct`): vivid colours against PSNR.",
             "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
             "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
             f"  Fusion strategy: {strategy}" + (" (measured against add: `benchmarks/results/2026-12-01-cpu-2core-xeon-fusion-l1norm.md`)." if strategy != "add" else "."),
-            "- Epoch kept: the fine-tunes (phases 2 and 3) keep their last; phase 1 and fusion the smallest colourfulness gap on",
+            f"- Epoch kept: the fine-tunes (phases 2 to {4 if phase4 else 3}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
             "  validation among epochs whose PSNR is within 1 dB of the grey baseline (the epoch with the best PSNR if none is).",
             "",
             "## What differs from the paper, and why",
@@ -245,7 +248,7 @@ def write_card(out: Path, card: dict) -> None:
             "| fusion trained as an autoencoder | fusion trained on the generators' outputs against the truth | the autoencoder averages two colorizations: its output was less colourful than either input and worse on FID than bg alone |",
             "| full-resolution decoder | decoder to stride 4, ab upsampled | colour is low-frequency; lightness stays the input's |",
             "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
-            "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px, CPU | compute |",
+            "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px" + (", then 256 px" if phase4 else "") + ", CPU | compute |",
             *(["| fusion features added | DenseFuse's l1-norm strategy | FID ahead of addition on all three validation sets |"] if strategy != "add" else []),
             "",
             "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",

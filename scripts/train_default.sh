@@ -4,7 +4,8 @@
 #
 # RECIPE=v2 (default): both generators predict ab classes (313-ish bins of 10 Lab units, the
 #   training photos' gamut) at stride 4 with class-rebalanced cross-entropy and annealed-mean
-#   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; the fusion network (l1-norm
+#   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; 128 px, then 192 px (phases 2 and 3), then fg
+#   optionally at 256 px (phase 4); the fusion network (l1-norm
 #   strategy) is trained supervised on the two generators' outputs (rebalanced L1). fg and bg train side by side,
 #   one CPU thread each (on 2 cores that beats two threads each in turn); then fusion.
 # RECIPE=paper: the paper's three stages (L1 pre-training, LSGAN + L1 [+ edge], DenseFuse
@@ -32,20 +33,25 @@ if [ "$RECIPE" = paper ]; then
 fi
 
 FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-600}; BETA=${BETA:-0.30}
+# the fusion runs alone (after both generators), so it takes both cores
+FUS_THREADS=${FUS_THREADS:-2}
 FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-1}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-2}
 FG_FT3_EPOCHS=${FG_FT3_EPOCHS:-3}; BG_FT3_EPOCHS=${BG_FT3_EPOCHS:-5}
+# phase 4 (256 px) is opt-in: both generators' (model 5) lost on objects and scenes (benchmarks/results/*-phase4.md)
+FT4_SIZE=${FT4_SIZE:-256}; FG_FT4_EPOCHS=${FG_FT4_EPOCHS:-0}; BG_FT4_EPOCHS=${BG_FT4_EPOCHS:-0}
 # STAGES and ROLES pick parts of the recipe (e.g. STAGES=2 ROLES=bg); by default all of it
-STAGES=${STAGES:-"1 2 3 fusion"}; ROLES=${ROLES:-"fg bg"}
+STAGES=${STAGES:-"1 2 3 4 fusion"}; ROLES=${ROLES:-"fg bg"}
 COMMON=(--batch-size "$BS" --workers 0 --seed 0 --val-limit 50 --lr-schedule cosine --rebalance 0.5)
 GEN=(--head classes --head-stride 4 --upsample aligned --decoder-channels 128,96,96,32,16 --temperature 0.38)
 has() { [[ " $1 " == *" $2 "* ]]; }
+final() { if [ "$1" -eq 0 ]; then echo 2; elif [ "$2" -eq 0 ]; then echo 3; else echo 4; fi; }  # a generator's last phase
 
 chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
-  local role=$1 data epochs ft_epochs ft3_epochs
+  local role=$1 data epochs ft_epochs ft3_epochs ft4_epochs
   if [ "$role" = fg ]; then
-    data=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects"); epochs=$FG_EPOCHS; ft_epochs=$FG_FT_EPOCHS; ft3_epochs=$FG_FT3_EPOCHS
+    data=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects"); epochs=$FG_EPOCHS; ft_epochs=$FG_FT_EPOCHS; ft3_epochs=$FG_FT3_EPOCHS; ft4_epochs=$FG_FT4_EPOCHS
   else
-    data=(--train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/scenes"); epochs=$BG_EPOCHS; ft_epochs=$BG_FT_EPOCHS; ft3_epochs=$BG_FT3_EPOCHS
+    data=(--train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/scenes"); epochs=$BG_EPOCHS; ft_epochs=$BG_FT_EPOCHS; ft3_epochs=$BG_FT3_EPOCHS; ft4_epochs=$BG_FT4_EPOCHS
   fi
   # phase 1: 128 px crops from the ImageNet encoder, lr 3e-4 cosine
   if has "$STAGES" 1; then
@@ -59,19 +65,24 @@ chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
   fi
   # phase 3: a warm restart of phase 2's schedule (lr 1e-4 cosine again, same size) for more epochs: phase 2
   # ended with the validation still improving (see benchmarks/results/2026-12-01-training)
-  if has "$STAGES" 3; then
+  if has "$STAGES" 3 && [ "$ft3_epochs" -gt 0 ]; then
     pc train pretrain --role "$role" "${data[@]}" -o "$RUN/${role}3" --init "$RUN/${role}2/last.safetensors" --size "$FT_SIZE" --lr 1e-4 \
        --epochs "$ft3_epochs" --select last --threads 1 "${COMMON[@]}" --seed 3 > "$RUN/${role}3.log" 2>&1
   fi
+  # phase 4: a fine-tune at FT4_SIZE px, the size the model runs at (a warm restart again, lr 1e-4 cosine)
+  if has "$STAGES" 4 && [ "$ft4_epochs" -gt 0 ]; then
+    pc train pretrain --role "$role" "${data[@]}" -o "$RUN/${role}4" --init "$RUN/${role}3/last.safetensors" --size "$FT4_SIZE" --lr 1e-4 \
+       --epochs "$ft4_epochs" --select last --threads 1 "${COMMON[@]}" --seed 4 > "$RUN/${role}4.log" 2>&1
+  fi
   # prior correction of the generator's final phase: undo a share BETA of the rebalancing tilt (vivid vs
   # PSNR; see the model card)
-  if has "$STAGES" 2 || has "$STAGES" 3; then
-    local last=2; if [ "$ft3_epochs" -gt 0 ]; then last=3; fi
+  if has "$STAGES" 2 || has "$STAGES" 3 || has "$STAGES" 4; then
+    local last; last=$(final "$ft3_epochs" "$ft4_epochs")
     pc train prior-correct "$RUN/${role}$last/best.safetensors" --prior "$RUN/${role}$last/colour_prior.json" --beta "$BETA" \
        -o "$RUN/${role}$last/shipped.safetensors"
   fi
 }
-FINAL=3; if [ "$FG_FT3_EPOCHS" -eq 0 ] || [ "$BG_FT3_EPOCHS" -eq 0 ]; then FINAL=2; fi
+FG_FINAL=$(final "$FG_FT3_EPOCHS" "$FG_FT4_EPOCHS"); BG_FINAL=$(final "$BG_FT3_EPOCHS" "$BG_FT4_EPOCHS")
 
 # fg and bg side by side, one thread each
 pids=()
@@ -81,7 +92,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record); DenseFuse's
 # l1-norm strategy (FID ahead of feature addition on all three sets: benchmarks/results/*-fusion-l1norm.md)
 if has "$STAGES" fusion; then
-  pc train fusion --strategy l1norm --mode supervised --fg "$RUN/fg$FINAL/shipped.safetensors" --bg "$RUN/bg$FINAL/shipped.safetensors" \
+  pc train fusion --strategy l1norm --mode supervised --fg "$RUN/fg$FG_FINAL/shipped.safetensors" --bg "$RUN/bg$BG_FINAL/shipped.safetensors" \
      --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
-     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads 1 --lr 5e-4 "${COMMON[@]}" --rebalance 0.8 > "$RUN/fusion.log" 2>&1
+     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads "$FUS_THREADS" --lr 5e-4 "${COMMON[@]}" --rebalance 0.8 > "$RUN/fusion.log" 2>&1
 fi
