@@ -1,8 +1,14 @@
 """Mean gate weight given to fg (w) by the gate fusion on val photos: objects vs scenes vs coco."""
-import sys, glob
-import numpy as np, torch, cv2
-from paracolor.models.checkpoint import load_model
+import glob
+import sys
+
+import cv2
+import numpy as np
+import torch
+
 from paracolor import colorspace as cs
+from paracolor.models.checkpoint import load_model
+
 torch.set_num_threads(1)
 fus = load_model(sys.argv[1], expect_kind="fusion").eval()
 fg = load_model("runs/v3/fg3/shipped.safetensors", expect_kind="generator").eval()
