@@ -134,7 +134,7 @@ def main():
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     paper = (run / "fg-gan").is_dir()
     # v2: the generators' last phase present (3: the warm restart at 192 px; 4: the 256 px fine-tune)
-    # per generator (the recipe gives fg a phase 4 and bg none: bg's lost on FID)
+    # per generator: phase 4 may be given to one of them only (benchmarks/results/*-phase4.md)
     phase = {r: next((p for p in (4, 3) if (run / f"{r}{p}" / "shipped.safetensors").is_file()), 2) for r in ("fg", "bg")}
     gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {r: f"{r}{phase[r]}" for r in ("fg", "bg")}
     gen_file = "best.safetensors" if paper else "shipped.safetensors"  # v2: after the prior correction
