@@ -54,11 +54,11 @@ class DenseFuse(nn.Module):
         if self.config.strategy == "add":
             return f1 + f2
         if self.config.strategy == "gate":
-            return f2 + self.gate(f1, f2) * (f1 - f2)
-        # DenseFuse's l1-norm strategy: activity = channel l1-norm, smoothed over 3x3.
-        a1 = F.avg_pool2d(f1.abs().sum(1, keepdim=True), 3, 1, 1, count_include_pad=False)
-        a2 = F.avg_pool2d(f2.abs().sum(1, keepdim=True), 3, 1, 1, count_include_pad=False)
-        w1 = a1 / (a1 + a2 + 1e-6)
+            w1 = self.gate(f1, f2)
+        else:  # DenseFuse's l1-norm strategy: activity = channel l1-norm, smoothed over 3x3.
+            a1 = F.avg_pool2d(f1.abs().sum(1, keepdim=True), 3, 1, 1, count_include_pad=False)
+            a2 = F.avg_pool2d(f2.abs().sum(1, keepdim=True), 3, 1, 1, count_include_pad=False)
+            w1 = a1 / (a1 + a2 + 1e-6)
         return w1 * f1 + (1.0 - w1) * f2
 
     def gate(self, f1, f2):
