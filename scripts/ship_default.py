@@ -199,12 +199,29 @@ def _fid(r: dict) -> str:
     return f"{r['fid']:.1f}" if isinstance(r.get("fid"), float) else "-"
 
 
+#: the card's words for each fusion strategy, and the record that measured it
+FUSION_TEXT = {
+    "add": "feature addition",
+    "l1norm": "DenseFuse's l1-norm strategy: each pixel's features weighted by their activity",
+    "gate": "a learned gate: each pixel's fg and bg features weighted by a small network over both",
+}
+FUSION_RECORD = {
+    "l1norm": "measured against add: `benchmarks/results/2026-12-01-cpu-2core-xeon-fusion-l1norm.md`",
+    "gate": "measured against l1norm: `benchmarks/results/2026-12-01-cpu-2core-xeon-fusion-gate.md`",
+}
+#: the what-differs row: this model's strategy | why
+FUSION_WHY = {
+    "l1norm": "DenseFuse's l1-norm strategy | FID ahead of addition on all three validation sets",
+    "gate": "a learned gate | it can learn which generator to trust where; more PSNR and colour than l1-norm",
+}
+
+
 def write_card(out: Path, card: dict) -> None:
     t, v = card["trained"], card["validation"]
     paper = "RECIPE=paper" in t["recipe"]
     strategy = t["stages"].get("fusion", {}).get("fusion_strategy", "add")
     phase4 = " and ".join(r for r in ("fg", "bg") if f"{r}4" in t["stages"])  # which generators had a phase 4
-    fuse = "feature addition" if strategy == "add" else "DenseFuse's l1-norm strategy: each pixel's features weighted by their activity"
+    fuse = FUSION_TEXT[strategy]
     lines = [
         "# Model card: paracolor default model",
         "",
@@ -236,8 +253,8 @@ def write_card(out: Path, card: dict) -> None:
             "  tilt towards rare colours is undone in the logits (`paracolor train prior-correct`): vivid colours against PSNR.",
             "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
             "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
-            f"  Fusion strategy: {strategy}" + (" (measured against add: `benchmarks/results/2026-12-01-cpu-2core-xeon-fusion-l1norm.md`)." if strategy != "add" else "."),
-            f"- Epoch kept: the fine-tunes (phases 2 to {4 if phase4 else 3}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
+            f"  Fusion strategy: {strategy}" + (f" ({FUSION_RECORD[strategy]})." if strategy in FUSION_RECORD else "."),
+            f"- Epoch kept: the fine-tunes ({'phases 2 to 4' if phase4 else 'phases 2 and 3'}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
             "  validation among epochs whose PSNR is within 1 dB of the grey baseline (the epoch with the best PSNR if none is).",
             "",
             "## What differs from the paper, and why",
@@ -249,7 +266,7 @@ def write_card(out: Path, card: dict) -> None:
             "| full-resolution decoder | decoder to stride 4, ab upsampled | colour is low-frequency; lightness stays the input's |",
             "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
             "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px" + (", then 256 px" if phase4 else "") + ", CPU | compute |",
-            *(["| fusion features added | DenseFuse's l1-norm strategy | FID ahead of addition on all three validation sets |"] if strategy != "add" else []),
+            *([f"| fusion features added | {FUSION_WHY[strategy]} |"] if strategy in FUSION_WHY else []),
             "",
             "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",
             "(`--head regression --head-stride 1 --upsample bilinear`, no `--rebalance`, `paracolor train fusion --mode autoencoder`).",

@@ -4,8 +4,8 @@
 #
 # RECIPE=v2 (default): both generators predict ab classes (313-ish bins of 10 Lab units, the
 #   training photos' gamut) at stride 4 with class-rebalanced cross-entropy and annealed-mean
-#   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; 128 px, then 192 px (phases 2 and 3), then fg
-#   optionally at 256 px (phase 4); the fusion network (l1-norm
+#   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; 128 px, then 192 px (phases 2 and 3), then
+#   optionally 256 px (phase 4, per generator); the fusion network (l1-norm
 #   strategy) is trained supervised on the two generators' outputs (rebalanced L1). fg and bg train side by side,
 #   one CPU thread each (on 2 cores that beats two threads each in turn); then fusion.
 # RECIPE=paper: the paper's three stages (L1 pre-training, LSGAN + L1 [+ edge], DenseFuse
@@ -46,7 +46,7 @@ GEN=(--head classes --head-stride 4 --upsample aligned --decoder-channels 128,96
 has() { [[ " $1 " == *" $2 "* ]]; }
 final() { if [ "$1" -eq 0 ]; then echo 2; elif [ "$2" -eq 0 ]; then echo 3; else echo 4; fi; }  # a generator's last phase
 
-chain() {  # one generator's phases, logs in RUN/<role>.log and RUN/<role>2.log
+chain() {  # one generator's phases, logs in RUN/<role>.log, RUN/<role>2.log ... RUN/<role>4.log
   local role=$1 data epochs ft_epochs ft3_epochs ft4_epochs
   if [ "$role" = fg ]; then
     data=(--train "$DATA/train/objects" --train "$DATA/train/extra" --val "$DATA/val/objects"); epochs=$FG_EPOCHS; ft_epochs=$FG_FT_EPOCHS; ft3_epochs=$FG_FT3_EPOCHS; ft4_epochs=$FG_FT4_EPOCHS
