@@ -220,7 +220,9 @@ def write_card(out: Path, card: dict) -> None:
     t, v = card["trained"], card["validation"]
     paper = "RECIPE=paper" in t["recipe"]
     strategy = t["stages"].get("fusion", {}).get("fusion_strategy", "add")
-    phase4 = " and ".join(r for r in ("fg", "bg") if f"{r}4" in t["stages"])  # which generators had a phase 4
+    # which generators had a phase 4, and at which size (256 px for fg; bg's may be another 192 px restart)
+    ft4 = {r: t["stages"][f"{r}4"]["size"] for r in ("fg", "bg") if f"{r}4" in t["stages"]}
+    phase4 = ", ".join(f"{r} at {size} px" + (", the size the model runs at" if size == 256 else "") for r, size in ft4.items())
     fuse = FUSION_TEXT[strategy]
     lines = [
         "# Model card: paracolor default model",
@@ -247,8 +249,8 @@ def write_card(out: Path, card: dict) -> None:
             "  strided convs centre it); torch's align_corners=False displaced deep features up to 15.5 px to the right.",
             "- Phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
             "  192 px, Adam 1e-4 cosine; then (phase 3) a warm restart of that fine-tune for more epochs"
-            + (f"; then (phase 4, {phase4}) a fine-tune at 256 px, the size the model runs at, Adam 1e-4 cosine" if phase4 else "") + " (see `trained.stages`).",
-            "  bf16 autocast on the CPU (AMX).",
+            + (f"; then (phase 4) another warm restart, Adam 1e-4 cosine: {phase4}" if phase4 else "") + " (see `trained.stages`).",
+            "  bf16 autocast on the CPU (AMX or AVX512-BF16).",
             f"- Prior correction: a share beta = {t['prior_correction_beta'].get('fg')} (fg) / {t['prior_correction_beta'].get('bg')} (bg) of the rebalancing's",
             "  tilt towards rare colours is undone in the logits (`paracolor train prior-correct`): vivid colours against PSNR.",
             "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
@@ -265,7 +267,7 @@ def write_card(out: Path, card: dict) -> None:
             "| fusion trained as an autoencoder | fusion trained on the generators' outputs against the truth | the autoencoder averages two colorizations: its output was less colourful than either input and worse on FID than bg alone |",
             "| full-resolution decoder | decoder to stride 4, ab upsampled | colour is low-frequency; lightness stays the input's |",
             "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
-            "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px" + (", then 256 px" if phase4 else "") + ", CPU | compute |",
+            "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px" + (", then 256 px" if 256 in ft4.values() else "") + ", CPU | compute |",
             *([f"| fusion features added | {FUSION_WHY[strategy]} |"] if strategy in FUSION_WHY else []),
             "",
             "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",
