@@ -241,7 +241,7 @@ def write_card(out: Path, card: dict) -> None:
     if not paper:
         lines += [
             "- Generators: ab classes instead of ab regression. The decoder stops at stride 4 (64x64 at 256 px) with a 1x1 conv",
-            "  to logits over the ab bins the training photos use (10 Lab units a bin, about 310 of them); the output is the",
+            f"  to logits over the ab bins the training photos use (10 Lab units a bin, {len(card['models']['fg']['config']['ab_bins'])} of them); the output is the",
             "  annealed mean (softmax at temperature 0.38, weighted sum of bin centres), upsampled to full size. Loss: cross-entropy",
             "  against soft-encoded true ab (Gaussian, sigma 5 Lab units, over the 3x3 nearest bins), each pixel weighted by class",
             "  rebalancing (lambda 0.5: a rare saturated colour weighs about 30x more than the commonest greys). Decoder widths 128, 96, 96.",
