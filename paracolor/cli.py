@@ -78,7 +78,7 @@ def main():
 # train
 
 
-from .models.config import FUSION_STRATEGIES  # noqa: E402  (plain dataclasses: no torch)
+from .models.config import FUSION_OUTPUTS, FUSION_STRATEGIES  # noqa: E402  (plain dataclasses: no torch)
 from .train.config import LR_SCHEDULES, SELECTIONS  # noqa: E402
 
 
@@ -204,15 +204,16 @@ def train_prior_correct(generator, output, prior_json, beta):
 
 @train.command("fusion")
 @click.option("--strategy", type=click.Choice(list(FUSION_STRATEGIES)), default="add", show_default=True, help="add (the paper), l1norm (DenseFuse's), gate (learned, tells fg from bg).")
+@click.option("--decoder-output", "fusion_output", type=click.Choice(list(FUSION_OUTPUTS)), default="image", show_default=True, help="image (the paper): the decoder gives the fused image; residual: it gives a correction to the mean of the generators' ab (supervised mode).")
 @click.option("--ssim-weight", default=1.0, show_default=True)
 @click.option("--mode", "fusion_mode", type=click.Choice(["autoencoder", "supervised"]), default="autoencoder", show_default=True, help="autoencoder (the paper) or supervised on the generators' outputs.")
 @click.option("--fg", "fusion_fg", type=click.Path(exists=True, dir_okay=False), default=None, help="Supervised: foreground generator weights.")
 @click.option("--bg", "fusion_bg", type=click.Path(exists=True, dir_okay=False), default=None, help="Supervised: background generator weights.")
 @_train_options
-def train_fusion(strategy, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw):
+def train_fusion(strategy, fusion_output, ssim_weight, fusion_mode, fusion_fg, fusion_bg, **kw):
     """Stage 3: DenseFuse: the autoencoder on colour photos (MSE + SSIM), or supervised on the
     generators' outputs against the true colours."""
-    cfg = _make_train_config("fusion", dict(kw, fusion_strategy=strategy, ssim_weight=ssim_weight, fusion_mode=fusion_mode, fusion_fg=fusion_fg, fusion_bg=fusion_bg))
+    cfg = _make_train_config("fusion", dict(kw, fusion_strategy=strategy, fusion_output=fusion_output, ssim_weight=ssim_weight, fusion_mode=fusion_mode, fusion_fg=fusion_fg, fusion_bg=fusion_bg))
     _run_training(cfg)
 
 

@@ -15,6 +15,8 @@ ENCODERS = ("mobilenet_v2", "resnet18")
 #: two inputs; ``gate``: a learned per-pixel weight from both feature maps, so a fusion trained
 #: supervised can learn which generator to trust where (fg on objects, bg on scenes)
 FUSION_STRATEGIES = ("add", "l1norm", "gate")
+#: what the decoder gives: the fused image (the paper), or a correction to the mean of the two inputs' ab
+FUSION_OUTPUTS = ("image", "residual")
 #: ``regression``: tanh ab at full resolution (the paper); ``classes``: logits over quantized
 #: ab bins decoded by the annealed mean (Zhang et al. 2016), which keeps strong colours that an
 #: L1-trained mean regresses to grey-brown
@@ -90,11 +92,17 @@ class FusionConfig:
     strategy: str = "add"
     #: ``gate`` strategy: width of the hidden layer of the weight network
     gate_channels: int = 16
+    #: ``image``: the decoder's output is the fused Lab image (the paper). ``residual``: the fused
+    #: ab is the mean of the two inputs' ab plus the decoder's ab, clipped to [-1, 1]; the decoder
+    #: starts at zero, so an untrained fusion is the 0.5 blend and training learns only corrections
+    output: str = "image"
 
     def __post_init__(self):
         self.decoder_channels = tuple(int(c) for c in self.decoder_channels)
         if self.strategy not in FUSION_STRATEGIES:
             raise ValueError(f"unknown fusion strategy {self.strategy!r}; choose from {FUSION_STRATEGIES}")
+        if self.output not in FUSION_OUTPUTS:
+            raise ValueError(f"unknown fusion output {self.output!r}; choose from {FUSION_OUTPUTS}")
 
     @property
     def feature_channels(self) -> int:

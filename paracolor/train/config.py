@@ -61,6 +61,7 @@ class TrainConfig:
     disc_channels: int = 64
     fusion_strategy: str = "add"
     fusion_mode: str = "autoencoder"
+    fusion_output: str = "image"  # image (the paper) or residual (a correction to the 0.5 blend)
     fusion_fg: str | None = None  # supervised fusion: the trained generators it fuses
     fusion_bg: str | None = None
     boxes_json: str | None = None
@@ -96,6 +97,9 @@ class TrainConfig:
             raise ValueError(f"unknown select {self.select!r}; choose from {SELECTIONS}")
         if self.stage == "fusion" and self.fusion_mode == "supervised" and not (self.fusion_fg and self.fusion_bg):
             raise ValueError("supervised fusion needs the fg and bg generator weights it fuses")
+        if self.stage == "fusion" and self.fusion_output == "residual" and self.fusion_mode != "supervised":
+            # fused with itself, an image's mean ab is its own ab: the correction would learn nothing
+            raise ValueError("the residual fusion output needs supervised fusion (--mode supervised)")
         if self.rebalance is not None and not 0.0 < self.rebalance <= 1.0:
             raise ValueError(f"rebalance (lambda) must be in (0, 1], got {self.rebalance}")
         if self.size % 32:

@@ -404,7 +404,7 @@ class FusionStage(Stage):
     """
 
     def build(self):
-        self.F = DenseFuse(FusionConfig(strategy=self.cfg.fusion_strategy))
+        self.F = DenseFuse(FusionConfig(strategy=self.cfg.fusion_strategy, output=self.cfg.fusion_output))
         if self.cfg.init:
             self.F = load_model(self.cfg.init, expect_kind="fusion")
         self.F = self.F.to(self.device).train()
@@ -427,7 +427,7 @@ class FusionStage(Stage):
             return self.F.fuse(x, x)
         with torch.no_grad():
             ab_fg, ab_bg = (g(L).to(L.dtype) for g in self.generators)
-        return self.F.fuse(torch.cat([L, ab_fg], 1), torch.cat([L, ab_bg], 1))
+        return torch.cat([L, self.F.fuse_ab(L, ab_fg, ab_bg)], 1)  # L is not trained on here
 
     def train_step(self, L, ab):
         with self.autocast():

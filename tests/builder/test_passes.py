@@ -59,12 +59,14 @@ def test_no_attention_in_background_graph(graphs):
     assert blocks == []
 
 
-@pytest.mark.parametrize("strategy", ["add", "l1norm", "gate"])
-def test_fusion_encoders_batched(strategy, tmp_path, feeds64):
+@pytest.mark.parametrize(("strategy", "output"), [("add", "image"), ("l1norm", "image"), ("gate", "image"), ("l1norm", "residual")])
+def test_fusion_encoders_batched(strategy, output, tmp_path, feeds64):
     torch.manual_seed(0)
-    net = DenseFuse(FusionConfig(strategy=strategy))
+    net = DenseFuse(FusionConfig(strategy=strategy, output=output))
     if strategy == "gate":  # an untrained gate is the plain mean; give it weights that tell fg from bg
         torch.nn.init.normal_(net.gate_out.weight, std=0.1)
+    if output == "residual":  # an untrained correction is zero (the graph would not need the decoder)
+        torch.nn.init.normal_(net.conv_out.weight, std=0.1)
     head = FusionHead(net).eval()
     path = export_onnx(head, "fusion", tmp_path / "fusion.onnx", 64, 17, {"role": "fusion"})
     clean = cleanup(fix_input_shapes(onnx.load(str(path)), 64, 64))

@@ -63,9 +63,9 @@ def test_patchgan_receptive_field_and_shape():
     assert rows.max() - rows.min() + 1 == 70
 
 
-@pytest.mark.parametrize("strategy", ["add", "l1norm", "gate"])
-def test_densefuse_shapes(strategy):
-    net = DenseFuse(FusionConfig(strategy=strategy))
+@pytest.mark.parametrize(("strategy", "output"), [("add", "image"), ("l1norm", "image"), ("gate", "image"), ("l1norm", "residual")])
+def test_densefuse_shapes(strategy, output):
+    net = DenseFuse(FusionConfig(strategy=strategy, output=output))
     assert net.encode(torch.randn(1, 3, 32, 32)).shape == (1, 64, 32, 32)
     convs = [m for m in net.decoder_convs] + [net.conv_out]
     assert [c.out_channels for c in convs] == [64, 32, 16, 3]
@@ -80,6 +80,20 @@ def test_l1norm_fusion_of_equal_features_is_identity():
     assert torch.allclose(net.fuse_features(f, f), f, atol=1e-6)
     add = DenseFuse(FusionConfig(strategy="add"))
     assert torch.equal(add.fuse_features(f, f), 2 * f)
+
+
+def test_residual_fusion_starts_at_the_blend_and_stays_in_range():
+    torch.manual_seed(0)
+    head = FusionHead(DenseFuse(FusionConfig(strategy="l1norm", output="residual")))
+    L, a, b = torch.rand(2, 1, 16, 16), torch.rand(2, 2, 16, 16) * 2 - 1, torch.rand(2, 2, 16, 16) * 2 - 1
+    assert torch.equal(head(L, a, b), (a + b) / 2)  # untrained: the 0.5 blend, exactly
+    with torch.no_grad():
+        head.net.conv_out.bias.fill_(5.0)  # a correction that pushes every ab up by tanh(5)
+    out = head(L, a, b)
+    assert bool((out > (a + b) / 2).all()) and out.max() <= 1.0  # corrected, then clipped to the ab range
+    assert torch.equal(head.net.fuse_ab(L, a, b), out)  # the inference head and training see the same ab
+    with pytest.raises(ValueError, match="unknown fusion output"):
+        FusionConfig(output="mean")
 
 
 def test_gate_fusion_starts_at_the_mean_and_can_prefer_one_input():

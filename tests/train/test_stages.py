@@ -112,12 +112,12 @@ def test_classes_head_one_step(stage, photo_dir, tmp_path):
     _check_reload(tmp_path / "run", obj)
 
 
-@pytest.mark.parametrize("strategy", ["l1norm", "gate"])
-def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_path, strategy):
+@pytest.mark.parametrize(("strategy", "output"), [("l1norm", "image"), ("gate", "image"), ("l1norm", "residual")])
+def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_path, strategy, output):
     for role in ("fg", "bg"):
         train(_cfg("pretrain", photo_dir, tmp_path / role, role=role, epochs=1, max_steps=1))
     cfg = _cfg("fusion", photo_dir, tmp_path / "fusion", epochs=1, max_steps=2, fusion_mode="supervised", rebalance=0.5, fusion_strategy=strategy,
-               fusion_fg=str(tmp_path / "fg" / "last.safetensors"), fusion_bg=str(tmp_path / "bg" / "last.safetensors"))
+               fusion_output=output, fusion_fg=str(tmp_path / "fg" / "last.safetensors"), fusion_bg=str(tmp_path / "bg" / "last.safetensors"))
     obj = STAGE_CLASSES["fusion"](cfg)
     frozen = [p.clone() for p in obj.generators[0].parameters()]
     before = [p.clone() for p in obj.F.parameters()]
@@ -132,8 +132,13 @@ def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_pat
         x1, x2 = torch.rand(2, 3, 32, 32) * 2 - 1, torch.rand(2, 3, 32, 32) * 2 - 1
         with torch.no_grad():
             assert back.config.strategy == "gate" and torch.equal(back.eval().fuse(x1, x2), obj.F.eval().fuse(x1, x2))
+    if output == "residual":  # the correction starts at zero; training moves it, and a reload keeps the output mode
+        assert obj.F.conv_out.weight.abs().sum() > 0
+        assert load_model(tmp_path / "fusion" / "last.safetensors", expect_kind="fusion").config.output == "residual"
     with pytest.raises(ValueError, match="supervised fusion needs"):
         _cfg("fusion", photo_dir, tmp_path / "x", fusion_mode="supervised")
+    with pytest.raises(ValueError, match="residual fusion output needs supervised"):
+        _cfg("fusion", photo_dir, tmp_path / "x", fusion_output="residual")
 
 
 def test_cosine_schedule_decays_to_zero(photo_dir, tmp_path):
