@@ -214,12 +214,17 @@ FUSION_WHY = {
     "l1norm": "DenseFuse's l1-norm strategy | FID ahead of addition on all three validation sets",
     "gate": "a learned gate | it can learn which generator to trust where; more PSNR and colour than l1-norm",
 }
+#: the residual fusion output (a correction to the 0.5 blend): where it was measured, and what it changed
+RESIDUAL_RECORD = "measured against the image output: `benchmarks/results/2026-12-05-cpu-2core-amd-fusion-residual.md`"
+RESIDUAL_WHY = ("on the same generators: FID objects 100.7 -> 94.8 and COCO 62.0 -> 61.4, COCO PSNR -1.11 -> -0.86 dB against grey, "
+                "flat-sky blotch share 5.6 % -> 1.8 %; scenes FID 76.3 -> 79.9 (worse)")
 
 
 def write_card(out: Path, card: dict) -> None:
     t, v = card["trained"], card["validation"]
     paper = "RECIPE=paper" in t["recipe"]
     strategy = t["stages"].get("fusion", {}).get("fusion_strategy", "add")
+    residual = t["stages"].get("fusion", {}).get("fusion_output", "image") == "residual"
     # which generators had a phase 4, and at which size (256 px for fg; bg's may be another 192 px restart)
     ft4 = {r: t["stages"][f"{r}4"]["size"] for r in ("fg", "bg") if f"{r}4" in t["stages"]}
     phase4 = ", ".join(f"{r} at {size} px" + (", the size the model runs at" if size == 256 else "") for r, size in ft4.items())
@@ -256,6 +261,8 @@ def write_card(out: Path, card: dict) -> None:
             "- Fusion: supervised. DenseFuse fuses the two trained generators' actual outputs (generators frozen) and learns the",
             "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
             f"  Fusion strategy: {strategy}" + (f" ({FUSION_RECORD[strategy]})." if strategy in FUSION_RECORD else "."),
+            *(["  Fusion output: residual. The fused ab is the 0.5 blend of fg and bg plus the decoder's correction, which starts at zero, so",
+               f"  training begins at the blend and learns only where to depart from it ({RESIDUAL_RECORD})."] if residual else []),
             f"- Epoch kept: the fine-tunes ({'phases 2 to 4' if phase4 else 'phases 2 and 3'}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
             "  validation among epochs whose PSNR is within 1 dB of the grey baseline (the epoch with the best PSNR if none is).",
             "",
@@ -269,6 +276,7 @@ def write_card(out: Path, card: dict) -> None:
             "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
             "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px" + (", then 256 px" if 256 in ft4.values() else "") + ", CPU | compute |",
             *([f"| fusion features added | {FUSION_WHY[strategy]} |"] if strategy in FUSION_WHY else []),
+            *([f"| the fusion decoder gives the fused image | it gives a correction to the 0.5 blend of fg and bg | {RESIDUAL_WHY} |"] if residual else []),
             "",
             "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",
             "(`--head regression --head-stride 1 --upsample bilinear`, no `--rebalance`, `paracolor train fusion --mode autoencoder`).",

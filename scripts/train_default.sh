@@ -5,8 +5,8 @@
 # RECIPE=v2 (default): both generators predict ab classes (about 250 bins of 10 Lab units, the
 #   training photos' gamut) at stride 4 with class-rebalanced cross-entropy and annealed-mean
 #   decoding, aligned upsampling, ImageNet/ADE20K plus train/extra; 128 px, then 192 px (phases 2 and 3), then
-#   phase 4 per generator (fg 256 px, bg 192 px again); the fusion network (l1-norm
-#   strategy) is trained supervised on the two generators' outputs (rebalanced L1). fg and bg train side by side,
+#   phase 4 per generator (fg 256 px, bg 192 px again); the fusion network (l1-norm strategy, residual output:
+#   a correction to the 0.5 blend) is trained supervised on the two generators' outputs (rebalanced L1). fg and bg train side by side,
 #   one CPU thread each (on 2 cores that beats two threads each in turn); then fusion.
 # RECIPE=paper: the paper's three stages (L1 pre-training, LSGAN + L1 [+ edge], DenseFuse
 #   autoencoder) on objects / scenes, as the first default model was trained.
@@ -38,6 +38,8 @@ FG_EPOCHS=${FG_EPOCHS:-3}; BG_EPOCHS=${BG_EPOCHS:-5}; FUS_STEPS=${FUS_STEPS:-600
 FG_BETA=${FG_BETA:-${BETA:-0.30}}; BG_BETA=${BG_BETA:-${BETA:-0.40}}
 # the fusion runs alone (after both generators), so it takes both cores
 FUS_THREADS=${FUS_THREADS:-2}
+# the fusion decoder's output: residual (a correction to the 0.5 blend of fg and bg; benchmarks/results/*-fusion-residual.md) or image
+FUS_OUTPUT=${FUS_OUTPUT:-residual}; FUS_REBALANCE=${FUS_REBALANCE:-0.8}
 FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-1}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-2}
 FG_FT3_EPOCHS=${FG_FT3_EPOCHS:-3}; BG_FT3_EPOCHS=${BG_FT3_EPOCHS:-5}
 # phase 4, per generator: another warm restart, at its own size and data order (seed); 0 epochs leave it out.
@@ -98,7 +100,7 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record); DenseFuse's
 # l1-norm strategy (FID ahead of feature addition on all three sets: benchmarks/results/*-fusion-l1norm.md)
 if has "$STAGES" fusion; then
-  pc train fusion --strategy l1norm --mode supervised --fg "$RUN/fg$FG_FINAL/shipped.safetensors" --bg "$RUN/bg$BG_FINAL/shipped.safetensors" \
+  pc train fusion --strategy l1norm --decoder-output "$FUS_OUTPUT" --mode supervised --fg "$RUN/fg$FG_FINAL/shipped.safetensors" --bg "$RUN/bg$BG_FINAL/shipped.safetensors" \
      --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
-     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads "$FUS_THREADS" --lr 5e-4 "${COMMON[@]}" --rebalance 0.8 > "$RUN/fusion.log" 2>&1
+     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads "$FUS_THREADS" --lr 5e-4 "${COMMON[@]}" --rebalance "$FUS_REBALANCE" > "$RUN/fusion.log" 2>&1
 fi
