@@ -407,6 +407,8 @@ class FusionStage(Stage):
         self.F = DenseFuse(FusionConfig(strategy=self.cfg.fusion_strategy, output=self.cfg.fusion_output))
         if self.cfg.init:
             self.F = load_model(self.cfg.init, expect_kind="fusion")
+            if self.F.config.output != self.cfg.fusion_output:  # the two outputs mean different things
+                raise ValueError(f"{self.cfg.init}: a fusion with the {self.F.config.output!r} decoder output; pass --decoder-output {self.F.config.output} to continue it")
         self.F = self.F.to(self.device).train()
         self.opt = torch.optim.Adam(self.F.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
         self.generators = None

@@ -135,6 +135,10 @@ def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_pat
     if output == "residual":  # the correction starts at zero; training moves it, and a reload keeps the output mode
         assert obj.F.conv_out.weight.abs().sum() > 0
         assert load_model(tmp_path / "fusion" / "last.safetensors", expect_kind="fusion").config.output == "residual"
+        image = _cfg("fusion", photo_dir, tmp_path / "again", fusion_mode="supervised", init=str(tmp_path / "fusion" / "last.safetensors"),
+                     fusion_fg=cfg.fusion_fg, fusion_bg=cfg.fusion_bg)  # --init of a residual fusion without --decoder-output residual
+        with pytest.raises(ValueError, match="pass --decoder-output residual"):
+            STAGE_CLASSES["fusion"](image)
     with pytest.raises(ValueError, match="supervised fusion needs"):
         _cfg("fusion", photo_dir, tmp_path / "x", fusion_mode="supervised")
     with pytest.raises(ValueError, match="residual fusion output needs supervised"):
