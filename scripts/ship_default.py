@@ -216,8 +216,8 @@ FUSION_WHY = {
 }
 #: the residual fusion output (a correction to the 0.5 blend): where it was measured, and what it changed
 RESIDUAL_RECORD = "measured against the image output: `benchmarks/results/2026-12-05-cpu-2core-amd-fusion-residual.md`"
-RESIDUAL_WHY = ("on the same generators: FID objects 100.7 -> 94.8 and COCO 62.0 -> 61.4, COCO PSNR -1.11 -> -0.86 dB against grey, "
-                "flat-sky blotch share 5.6 % -> 1.8 %; scenes FID 76.3 -> 79.9 (worse)")
+RESIDUAL_WHY = ("on the same generators (128 px, then 125 steps at 256 px with lambda 0.6): FID objects 100.7 -> 94.7, COCO 62.0 -> 61.3, "
+                "scenes 76.3 -> 76.6; more colourful than both generators on every set; COCO PSNR -1.11 -> -1.14 dB against grey")
 
 
 def write_card(out: Path, card: dict) -> None:
@@ -262,7 +262,8 @@ def write_card(out: Path, card: dict) -> None:
             "  true ab (rebalanced L1), instead of the autoencoder's reconstruction of one image fused with itself.",
             f"  Fusion strategy: {strategy}" + (f" ({FUSION_RECORD[strategy]})." if strategy in FUSION_RECORD else "."),
             *(["  Fusion output: residual. The fused ab is the 0.5 blend of fg and bg plus the decoder's correction, which starts at zero, so",
-               f"  training begins at the blend and learns only where to depart from it ({RESIDUAL_RECORD})."] if residual else []),
+               f"  training begins at the blend and learns only where to depart from it ({RESIDUAL_RECORD}). Trained at 128 px, then",
+               "  fine-tuned at 256 px, the size the model runs at (`trained.stages.fusion`: its last run)."] if residual else []),
             f"- Epoch kept: the fine-tunes ({'phases 2 to 4' if phase4 else 'phases 2 and 3'}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
             "  validation among epochs whose PSNR is within 1 dB of the grey baseline (the epoch with the best PSNR if none is).",
             "",

@@ -40,6 +40,7 @@ FG_BETA=${FG_BETA:-${BETA:-0.30}}; BG_BETA=${BG_BETA:-${BETA:-0.40}}
 FUS_THREADS=${FUS_THREADS:-2}
 # the fusion decoder's output: residual (a correction to the 0.5 blend of fg and bg; benchmarks/results/*-fusion-residual.md) or image
 FUS_OUTPUT=${FUS_OUTPUT:-residual}; FUS_REBALANCE=${FUS_REBALANCE:-0.8}
+FUS_FT_STEPS=${FUS_FT_STEPS:-125}; FUS_FT_REBALANCE=${FUS_FT_REBALANCE:-0.6}  # the 256 px fusion fine-tune; 0 steps leave it out
 FT_SIZE=${FT_SIZE:-192}; FG_FT_EPOCHS=${FG_FT_EPOCHS:-1}; BG_FT_EPOCHS=${BG_FT_EPOCHS:-2}
 FG_FT3_EPOCHS=${FG_FT3_EPOCHS:-3}; BG_FT3_EPOCHS=${BG_FT3_EPOCHS:-5}
 # phase 4, per generator: another warm restart, at its own size and data order (seed); 0 epochs leave it out.
@@ -99,8 +100,16 @@ for pid in "${pids[@]}"; do wait "$pid"; done
 # fusion, supervised on the fine-tuned generators' outputs; its L1 rebalanced with lambda 0.8 (the last
 # --rebalance wins: 0.5 over-saturates the fused output, none mutes it; see the training record); DenseFuse's
 # l1-norm strategy (FID ahead of feature addition on all three sets: benchmarks/results/*-fusion-l1norm.md)
+# Then (FUS_FT_STEPS > 0) a fine-tune at 256 px, the size the model runs at, with lambda 0.6: it takes back the
+# scenes FID that the 128 px residual fusion lost and keeps its colour (benchmarks/results/*-fusion-residual.md)
 if has "$STAGES" fusion; then
-  pc train fusion --strategy l1norm --decoder-output "$FUS_OUTPUT" --mode supervised --fg "$RUN/fg$FG_FINAL/shipped.safetensors" --bg "$RUN/bg$BG_FINAL/shipped.safetensors" \
-     --train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco" \
-     -o "$RUN/fusion" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads "$FUS_THREADS" --lr 5e-4 "${COMMON[@]}" --rebalance "$FUS_REBALANCE" > "$RUN/fusion.log" 2>&1
+  FUS_DIR=$RUN/fusion; [ "$FUS_FT_STEPS" -gt 0 ] && FUS_DIR=$RUN/fusion128
+  FUS_GEN=(--fg "$RUN/fg$FG_FINAL/shipped.safetensors" --bg "$RUN/bg$BG_FINAL/shipped.safetensors")
+  FUS_DATA=(--train "$DATA/train/objects" --train "$DATA/train/scenes" --train "$DATA/train/extra" --val "$DATA/val/coco")
+  pc train fusion --strategy l1norm --decoder-output "$FUS_OUTPUT" --mode supervised "${FUS_GEN[@]}" "${FUS_DATA[@]}" \
+     -o "$FUS_DIR" --size "$SIZE" --epochs 2 --max-steps "$FUS_STEPS" --threads "$FUS_THREADS" --lr 5e-4 "${COMMON[@]}" --rebalance "$FUS_REBALANCE" > "$FUS_DIR.log" 2>&1
+  if [ "$FUS_FT_STEPS" -gt 0 ]; then
+    pc train fusion --strategy l1norm --decoder-output "$FUS_OUTPUT" --mode supervised "${FUS_GEN[@]}" "${FUS_DATA[@]}" --init "$FUS_DIR/best.safetensors" \
+       -o "$RUN/fusion" --size 256 --epochs 1 --max-steps "$FUS_FT_STEPS" --threads "$FUS_THREADS" --lr 2e-4 "${COMMON[@]}" --seed 1 --rebalance "$FUS_FT_REBALANCE" > "$RUN/fusion.log" 2>&1
+  fi
 fi
