@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -46,6 +47,7 @@ def main():
     ap.add_argument("--model", default=None, help="model folder for Tables I and V (default: bundled)")
     ap.add_argument("--compare", action="append", default=[], help="NAME=MODEL_DIR rows for Table I (repeatable)")
     ap.add_argument("--l1-weight", default="10", help="Table IV: weight of the reconstruction term")
+    ap.add_argument("--rebalance", default="0.5", help="Table IV: rebalancing lambda of the classes head's cross-entropy (the recipe's 0.5; 'off' for plain CE)")
     ap.add_argument("--gan-lr", default=None, help="Table IV: adversarial learning rate (default: the paper's 2e-4)")
     ap.add_argument("--stem", default=None, help="file-name stem (default: date-hostname)")
     args = ap.parse_args()
@@ -58,16 +60,25 @@ def main():
 
     if not args.skip_table4:
         rows = []
+        # the recipe's fg photos: the objects, and train/extra where the data has it (its colour prior must match the generator's)
+        fg_sets = [d for d in (data / "train" / "objects", data / "train" / "extra") if d.is_dir()]
+        train_dirs = [a for d in fg_sets for a in ("--train", str(d))]
+        prior = Path(args.pretrained_fg).parent / "colour_prior.json"
         for lam in (0.0, 0.5, 1.0):
             rd = Path(args.runs) / f"edge{lam}"
+            if prior.exists():  # a classes head keeps its bins: the pre-training run's prior, not a re-estimate
+                rd.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(prior, rd / "colour_prior.json")
             cmd = pc + ["train", "gan", "--role", "fg", "--init", args.pretrained_fg, "--l1-weight", args.l1_weight, "--edge-weight", str(lam),
-                        "--train", str(data / "train" / "objects"), "--val", str(data / "val" / "objects"), "-o", str(rd),
+                        *train_dirs, "--val", str(data / "val" / "objects"), "-o", str(rd),
                         "--epochs", str(args.epochs), "--size", str(args.size), "--batch-size", "16", "--workers", "1", "--seed", "0", "--no-resume"]
             if args.gan_lr:
                 cmd += ["--lr", args.gan_lr]
+            if args.rebalance != "off":
+                cmd += ["--rebalance", args.rebalance]
             if args.max_steps:
                 cmd += ["--max-steps", str(args.max_steps)]
-            commands.append(" ".join(cmd[2:]))
+            commands.append(" ".join(cmd[3:]))
             t0 = time.perf_counter()
             run(cmd)
             last = json.loads((rd / "log.jsonl").read_text().splitlines()[-1])
@@ -76,7 +87,7 @@ def main():
         table += [f"| {r['lambda1']} | {r['ssim']:.4f} | {r['psnr']:.2f} | {r['colourfulness_gap']:.2f} |" for r in rows]
         length = f"{args.max_steps} steps of 16 images" if args.max_steps else f"{args.epochs} adversarial epoch(s)"
         note = (f"Foreground generator, {length} at {args.size} px from the default recipe's pre-trained weights, "
-                f"seed 0, on train/objects (900 photos + object crops); validated on val/objects (50). Paper: lambda1 = 1.0 best.")
+                f"seed 0, on {' + '.join('train/' + d.name for d in fg_sets)} (photos + object crops); validated on val/objects (50). Paper: lambda1 = 1.0 best.")
         (out / f"{stem}-table4.md").write_text("# Table IV at this project's scale\n\n" + note + "\n\n" + "\n".join(table) + "\n\nCommands:\n\n" + "\n".join(f"    paracolor {c}" for c in commands) + "\n")
         (out / f"{stem}-table4.json").write_text(json.dumps({"rows": rows, "note": note, "commands": commands}, indent=1))
         print("\n".join(table))
@@ -104,7 +115,7 @@ def main():
                 cmd = pc + ["evaluate", str(data / "val" / name), "-o", str(ed), "--name", label] + (["--model", mdir] if mdir else [])
                 if args.limit:
                     cmd += ["--limit", str(args.limit)]
-                commands.append(" ".join(cmd[2:]))
+                commands.append(" ".join(cmd[3:]))
                 run(cmd)
                 res = json.loads((ed / "evaluation.json").read_text())["rows"]
                 rows.setdefault(name, []).extend(r for r in res if not r["model"].startswith("grey") or label == models[0][0])
