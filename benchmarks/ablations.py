@@ -47,7 +47,8 @@ def main():
     ap.add_argument("--model", default=None, help="model folder for Tables I and V (default: bundled)")
     ap.add_argument("--compare", action="append", default=[], help="NAME=MODEL_DIR rows for Table I (repeatable)")
     ap.add_argument("--l1-weight", default="10", help="Table IV: weight of the reconstruction term")
-    ap.add_argument("--rebalance", default="0.5", help="Table IV: rebalancing lambda of the classes head's cross-entropy (the recipe's 0.5; 'off' for plain CE)")
+    ap.add_argument("--rebalance", default="auto", help="Table IV: rebalancing lambda of the reconstruction term; 'auto': the pre-training run's "
+                    "(its config.json beside PRETRAINED_FG; off when there is none), 'off': none")
     ap.add_argument("--gan-lr", default=None, help="Table IV: adversarial learning rate (default: the paper's 2e-4)")
     ap.add_argument("--stem", default=None, help="file-name stem (default: date-hostname)")
     args = ap.parse_args()
@@ -60,13 +61,17 @@ def main():
 
     if not args.skip_table4:
         rows = []
-        # the recipe's fg photos: the objects, and train/extra where the data has it (its colour prior must match the generator's)
-        fg_sets = [d for d in (data / "train" / "objects", data / "train" / "extra") if d.is_dir()]
+        # continue the generator's own recipe: its pre-training run's photo sets (found under DATA/train by name) and
+        # rebalancing, read from the config.json beside it; without one, train/objects and no rebalancing (the paper's)
+        run_dir = Path(args.pretrained_fg).parent
+        init_cfg = json.loads((run_dir / "config.json").read_text()) if (run_dir / "config.json").is_file() else {}
+        fg_sets = [data / "train" / Path(d).name for d in init_cfg.get("train_dirs", [])] or [data / "train" / "objects"]
         train_dirs = [a for d in fg_sets for a in ("--train", str(d))]
-        prior = Path(args.pretrained_fg).parent / "colour_prior.json"
+        rebalance = args.rebalance if args.rebalance != "auto" else init_cfg.get("rebalance")
+        prior = run_dir / "colour_prior.json"
         for lam in (0.0, 0.5, 1.0):
             rd = Path(args.runs) / f"edge{lam}"
-            if prior.exists():  # a classes head keeps its bins: the pre-training run's prior, not a re-estimate
+            if prior.exists():  # a classes head keeps its bins: the pre-training run's prior (re-estimated alike if lambda differs)
                 rd.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(prior, rd / "colour_prior.json")
             cmd = pc + ["train", "gan", "--role", "fg", "--init", args.pretrained_fg, "--l1-weight", args.l1_weight, "--edge-weight", str(lam),
@@ -74,8 +79,8 @@ def main():
                         "--epochs", str(args.epochs), "--size", str(args.size), "--batch-size", "16", "--workers", "1", "--seed", "0", "--no-resume"]
             if args.gan_lr:
                 cmd += ["--lr", args.gan_lr]
-            if args.rebalance != "off":
-                cmd += ["--rebalance", args.rebalance]
+            if rebalance not in (None, "off"):
+                cmd += ["--rebalance", str(rebalance)]
             if args.max_steps:
                 cmd += ["--max-steps", str(args.max_steps)]
             commands.append(" ".join(cmd[3:]))
