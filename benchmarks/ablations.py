@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import shutil
 import subprocess
 import sys
 import time
@@ -68,12 +67,8 @@ def main():
         fg_sets = [data / "train" / Path(d).name for d in init_cfg.get("train_dirs", [])] or [data / "train" / "objects"]
         train_dirs = [a for d in fg_sets for a in ("--train", str(d))]
         rebalance = args.rebalance if args.rebalance != "auto" else init_cfg.get("rebalance")
-        prior = run_dir / "colour_prior.json"
         for lam in (0.0, 0.5, 1.0):
             rd = Path(args.runs) / f"edge{lam}"
-            if prior.exists():  # a classes head keeps its bins: the pre-training run's prior (re-estimated alike if lambda differs)
-                rd.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(prior, rd / "colour_prior.json")
             cmd = pc + ["train", "gan", "--role", "fg", "--init", args.pretrained_fg, "--l1-weight", args.l1_weight, "--edge-weight", str(lam),
                         *train_dirs, "--val", str(data / "val" / "objects"), "-o", str(rd),
                         "--epochs", str(args.epochs), "--size", str(args.size), "--batch-size", "16", "--workers", "1", "--seed", "0", "--no-resume"]

@@ -69,8 +69,9 @@ def _cell_of(ab_lab: np.ndarray, step: float, cells: int) -> np.ndarray:
     return idx[..., 0] * cells + idx[..., 1]
 
 
-def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit: int = 4000, sigma: float = 5.0) -> ColourPrior:
-    """Count grid cells over (up to ``limit``, evenly spread) training photos at ``size`` px."""
+def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit: int = 4000, sigma: float = 5.0, bins=None) -> ColourPrior:
+    """Count grid cells over (up to ``limit``, evenly spread) training photos at ``size`` px
+    (``bins``: a fixed gamut, see :func:`from_counts`)."""
     paths = list(paths)
     if limit and len(paths) > limit:
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).astype(int)]
@@ -80,11 +81,29 @@ def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit:
         rgb = cv2.resize(read_image(p).rgb, (size, size), interpolation=cv2.INTER_AREA)
         ab = colorspace.rgb_to_lab(rgb)[..., 1:]
         counts += np.bincount(_cell_of(ab, step, cells).ravel(), minlength=cells * cells)
-    return from_counts(counts, step, lam, sigma, len(paths))
+    return from_counts(counts, step, lam, sigma, len(paths), bins)
 
 
-def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma: float = 5.0, photos: int = 0) -> ColourPrior:
-    """Prior, gamut and weights from per-cell pixel counts (cells*cells, row-major)."""
+def gamut_of_bins(bins_net, step: float, cells: int) -> np.ndarray:
+    """The grid cells (a boolean mask, cells*cells) whose centres are ``bins_net`` (network scale)."""
+    lab = np.asarray(bins_net, np.float64).reshape(-1, 2) * colorspace.AB_SCALE
+    idx = (lab + GRID_LIMIT) / step
+    if len(lab) == 0 or np.abs(idx - np.rint(idx)).max() > 1e-3 or idx.min() < -1e-3 or idx.max() > cells - 1 + 1e-3:
+        raise ValueError(f"its ab bins are not the centres of a {step:g} Lab unit grid")
+    i = np.rint(idx).astype(np.int64)
+    mask = np.zeros(cells * cells, bool)
+    mask[i[:, 0] * cells + i[:, 1]] = True
+    if mask.sum() != len(lab):
+        raise ValueError("its ab bins repeat a grid cell")
+    return mask
+
+
+def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma: float = 5.0, photos: int = 0, bins=None) -> ColourPrior:
+    """Prior, gamut and weights from per-cell pixel counts (cells*cells, row-major).
+
+    The gamut is the cells the photos use, or with ``bins`` (a classes head's bin centres, network
+    scale) exactly those cells: a generator that goes on training keeps its head's bins whatever
+    the new photos use, and only the prior and weights come from them."""
     cells = int(round(np.sqrt(counts.size)))
     counts = np.asarray(counts, np.float64).reshape(cells, cells)
     if counts.sum() <= 0:
@@ -93,7 +112,7 @@ def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma:
     # Gaussian smoothing of the prior (sigma in Lab units), as Zhang et al.
     smooth = cv2.GaussianBlur(share, (0, 0), sigmaX=sigma / step, borderType=cv2.BORDER_CONSTANT)
     smooth = smooth / smooth.sum()
-    in_gamut = counts.ravel() > 0
+    in_gamut = counts.ravel() > 0 if bins is None else gamut_of_bins(bins, step, cells)
     q = int(in_gamut.sum())
     cell_bin = np.full(cells * cells, -1, np.int64)
     cell_bin[in_gamut] = np.arange(q)
@@ -103,14 +122,15 @@ def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma:
                        prior=smooth.ravel().round(9).tolist(), weight=w.round(6).tolist(), photos=int(photos))
 
 
-def load_or_estimate(run_dir, train_paths, lam: float) -> ColourPrior:
-    """The run's ``colour_prior.json`` (so a resumed or later stage uses the same bins)."""
+def load_or_estimate(run_dir, train_paths, lam: float, bins=None) -> ColourPrior:
+    """The run's ``colour_prior.json`` (so a resumed run uses the same bins), else a new estimate
+    from ``train_paths`` (on ``bins`` when given: the bins of the generator the run starts from)."""
     path = Path(run_dir) / "colour_prior.json"
     if path.exists():
         prior = ColourPrior.load(path)
-        if abs(prior.lam - lam) < 1e-9:
+        if abs(prior.lam - lam) < 1e-9 and (bins is None or prior.bins_net == [list(b) for b in bins]):
             return prior
-    prior = estimate(train_paths, lam=lam)
+    prior = estimate(train_paths, lam=lam, bins=bins)
     prior.save(path)
     return prior
 

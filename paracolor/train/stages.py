@@ -20,8 +20,8 @@ from tqdm import tqdm
 
 from .. import colorspace, metrics
 from ..models.backbones import find_mobilenet_weights, load_imagenet_weights
-from ..models.checkpoint import load_model, load_state, save_model, save_state
-from ..models.config import DiscriminatorConfig, FusionConfig, GeneratorConfig
+from ..models.checkpoint import load_model, load_state, read_metadata, save_model, save_state
+from ..models.config import DiscriminatorConfig, FusionConfig, GeneratorConfig, config_from_json
 from ..models.discriminator import PatchGAN
 from ..models.fusion import DenseFuse
 from ..models.generator import ResUNet, upsample
@@ -114,10 +114,22 @@ class Stage:
 
     def load_prior(self):
         """The run's colour prior (estimated once into ``colour_prior.json``) and its tables;
-        lambda 0.5 when only the bins are needed."""
+        lambda 0.5 when only the bins are needed. A run that goes on from a classes-head generator
+        (``init``) keeps that head's bins, whatever photos it trains on."""
         lam = self.cfg.rebalance if self.cfg.rebalance is not None else 0.5
-        self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam)
+        bins = self.init_bins()
+        try:
+            self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam, bins)
+        except ValueError as exc:
+            raise ValueError(f"{self.cfg.init or self.out}: {exc}") from None
         self.tables = PriorTables(self.prior, self.device)
+
+    def init_bins(self):
+        """The ab bins of the ``init`` generator's classes head, or None (no init, a regression head, fusion)."""
+        if not self.cfg.init or self.cfg.stage == "fusion":
+            return None
+        kind, gcfg = config_from_json(read_metadata(self.cfg.init)["config"])
+        return gcfg.ab_bins if kind == "generator" and gcfg.head == "classes" else None
 
     @property
     def selection(self) -> str:
@@ -125,7 +137,9 @@ class Stage:
 
     def needs_prior(self) -> bool:
         """The ab prior is needed for rebalancing and for the classes head's bins."""
-        return self.cfg.rebalance is not None or (self.cfg.stage != "fusion" and self.cfg.head == "classes" and not self.cfg.init)
+        if self.cfg.rebalance is not None:
+            return True
+        return self.init_bins() is not None if self.cfg.init else self.cfg.stage != "fusion" and self.cfg.head == "classes"
 
     @property
     def weight_tables(self):
@@ -308,12 +322,6 @@ class PretrainStage(Stage):
         bins = self.prior.bins_net if self.tables is not None else ()
         self.G = build_generator(self.cfg, bins).to(self.device).train()
         self.opt = torch.optim.Adam(self.G.parameters(), lr=self.cfg.lr, betas=self.cfg.betas)
-        gcfg = self.G.config
-        if gcfg.head == "classes":
-            if self.tables is None:  # an --init classes generator without --rebalance
-                self.load_prior()
-            if [list(b) for b in gcfg.ab_bins] != self.prior.bins_net:
-                raise ValueError(f"{self.cfg.init}: its ab bins differ from the colour prior of {self.cfg.train_dirs}")
 
     @property
     def default_select(self):

@@ -39,6 +39,32 @@ def test_bins_are_the_cells_seen_and_roundtrip(tmp_path):
     assert back == prior
 
 
+def test_fixed_bins_keep_the_gamut_and_take_the_weights_from_the_counts():
+    prior, grey, orange = _prior()
+    # other photos: no orange at all, but a blue never seen before
+    cells = prior.cells
+    counts = np.zeros(cells * cells)
+    counts[grey] = 500
+    counts[grey + 1] = 500
+    counts[5 * cells + 3] = 50
+    fixed = colour_prior.from_counts(counts, bins=prior.bins_net)
+    assert fixed.bins_net == prior.bins_net and fixed.cell_bin == prior.cell_bin
+    # its weights follow the new counts: grey + 1 is now as common as grey
+    assert fixed.weight[grey + 1] == pytest.approx(fixed.weight[grey], rel=1e-3)
+    assert prior.weight[grey + 1] > prior.weight[grey] * 1.5
+    with pytest.raises(ValueError, match="grid"):
+        colour_prior.from_counts(counts, bins=[[0.01, 0.0]])
+
+
+def test_a_saved_prior_on_other_bins_is_estimated_again(tmp_path, photo_dir):
+    photos = sorted(photo_dir.glob("*.jpg"))
+    first = colour_prior.load_or_estimate(tmp_path, photos, 0.5)
+    bins = first.bins_net[:-1]
+    again = colour_prior.load_or_estimate(tmp_path, photos, 0.5, bins)
+    assert again.bins_net == bins
+    assert colour_prior.ColourPrior.load(tmp_path / "colour_prior.json") == again
+
+
 def test_estimate_from_photos(photo_dir):
     prior = colour_prior.estimate(sorted(photo_dir.glob("*.jpg")), limit=4)
     assert prior.photos == 4 and len(prior.bins_net) >= 2

@@ -112,6 +112,31 @@ def test_classes_head_one_step(stage, photo_dir, tmp_path):
     _check_reload(tmp_path / "run", obj)
 
 
+def test_a_classes_generator_goes_on_training_on_other_photos(photo_dir, tmp_path):
+    """A run from a classes-head generator keeps its head's bins even where its photos use other
+    colours (the photos' own gamut would differ); rebalancing weights come from the new photos."""
+    from paracolor.train import colour_prior
+    from tests.conftest import write_photo
+
+    train(_cfg("pretrain", photo_dir, tmp_path / "pre", role="fg", epochs=1, max_steps=1, **CLASSES))
+    init = tmp_path / "pre" / "last.safetensors"
+    other = tmp_path / "other"
+    for i in range(3):
+        write_photo(other / f"o{i}.jpg", seed=100 + i)
+    bins = [list(b) for b in load_model(init).config.ab_bins]
+    assert colour_prior.estimate(sorted(other.glob("*.jpg"))).bins_net != bins  # the case this test is about
+    for rebalance in (0.5, None):
+        out = tmp_path / f"run{rebalance}"
+        cfg = TrainConfig(stage="gan", train_dirs=[str(other)], val_dirs=[str(other)], out_dir=str(out), role="fg", epochs=1, max_steps=1,
+                          init=str(init), **{**TINY, **CLASSES, "rebalance": rebalance})
+        obj = STAGE_CLASSES["gan"](cfg)
+        summary = obj.run()
+        assert summary["psnr"] == summary["psnr"]
+        prior = json.loads((out / "colour_prior.json").read_text())
+        assert obj.prior.bins_net == bins and prior["photos"] == 3
+        assert [list(b) for b in load_model(out / "last.safetensors").config.ab_bins] == bins
+
+
 @pytest.mark.parametrize(("strategy", "output"), [("l1norm", "image"), ("gate", "image"), ("l1norm", "residual")])
 def test_supervised_fusion_learns_from_the_generators_outputs(photo_dir, tmp_path, strategy, output):
     for role in ("fg", "bg"):
