@@ -123,6 +123,8 @@ def _train_options(f):
         click.option("--rebalance", type=float, default=None, help="Class rebalancing lambda (Zhang et al.: 0.5); weights rare colours up. Default off (the paper)."),
         click.option("--select", type=click.Choice(SELECTIONS), default=None, help="Best checkpoint by PSNR or by colourfulness gap within 1 dB of grey (default: by stage)."),
         click.option("--threads", type=int, default=None, help="CPU threads for torch."),
+        click.option("--crop-scale", type=float, default=0.35, show_default=True,
+                     help="Smallest area share of a random training crop; 1: whole photos (the framing inference sees)."),
     ]
     for opt in reversed(opts):
         f = opt(f)
@@ -159,12 +161,14 @@ def train():
 @click.option("--encoder", type=click.Choice(["mobilenet_v2", "resnet18"]), default="mobilenet_v2", show_default=True)
 @click.option("--pretrained", default="auto", show_default=True, help="ImageNet encoder weights file, 'auto' or 'none'.")
 @click.option("--boxes", "boxes_json", type=click.Path(exists=True, dir_okay=False), help="COCO boxes JSON for object crops (fg).")
+@click.option("--object-crops/--no-object-crops", default=True, show_default=True, help="fg: object crops beside the photos (the paper's).")
 @_generator_options
 @_train_options
-def train_pretrain(role, encoder, pretrained, boxes_json, **kw):
+def train_pretrain(role, encoder, pretrained, boxes_json, object_crops, **kw):
     """Stage 1: pre-train a generator with L1 only (Adam 1e-4, betas 0.9/0.999); with --head classes,
     rebalanced cross-entropy over ab bins."""
-    cfg = _make_train_config("pretrain", dict(_generator_kw(kw), role=role, encoder=encoder, boxes_json=boxes_json, pretrained=None if pretrained == "none" else pretrained))
+    cfg = _make_train_config("pretrain", dict(_generator_kw(kw), role=role, encoder=encoder, boxes_json=boxes_json, object_crops=object_crops,
+                                              pretrained=None if pretrained == "none" else pretrained))
     _run_training(cfg)
 
 
@@ -174,11 +178,13 @@ def train_pretrain(role, encoder, pretrained, boxes_json, **kw):
 @click.option("--gan-weight", default=1.0, show_default=True)
 @click.option("--edge-weight", type=float, default=None, help="lambda1 of the edge loss (default 1.0 fg, 0 bg).")
 @click.option("--boxes", "boxes_json", type=click.Path(exists=True, dir_okay=False), help="COCO boxes JSON for object crops (fg).")
+@click.option("--object-crops/--no-object-crops", default=True, show_default=True, help="fg: object crops beside the photos (the paper's).")
 @_generator_options
 @_train_options
-def train_gan(role, l1_weight, gan_weight, edge_weight, boxes_json, **kw):
+def train_gan(role, l1_weight, gan_weight, edge_weight, boxes_json, object_crops, **kw):
     """Stage 2: adversarial training (LSGAN + L1 [+ edge]) from a pre-trained generator (--init)."""
-    cfg = _make_train_config("gan", dict(_generator_kw(kw), role=role, l1_weight=l1_weight, gan_weight=gan_weight, edge_weight=edge_weight, boxes_json=boxes_json))
+    cfg = _make_train_config("gan", dict(_generator_kw(kw), role=role, l1_weight=l1_weight, gan_weight=gan_weight, edge_weight=edge_weight,
+                                         boxes_json=boxes_json, object_crops=object_crops))
     _run_training(cfg)
 
 

@@ -66,6 +66,10 @@ class TrainConfig:
     fusion_bg: str | None = None
     boxes_json: str | None = None
     image_root: str | None = None
+    #: smallest area share of a random training crop (largest: the whole photo); 1 trains on whole
+    #: photos, the framing inference sees (a last phase that fixes the train/test scale gap)
+    crop_scale: float = 0.35
+    object_crops: bool = True  # fg: object crops beside the photos (the paper's foreground set)
     seed: int = 0
     workers: int = 2
     device: str = "auto"
@@ -102,5 +106,7 @@ class TrainConfig:
             raise ValueError("the residual fusion output needs supervised fusion (--mode supervised)")
         if self.rebalance is not None and not 0.0 < self.rebalance <= 1.0:
             raise ValueError(f"rebalance (lambda) must be in (0, 1], got {self.rebalance}")
+        if not 0.0 < self.crop_scale <= 1.0:
+            raise ValueError(f"crop_scale must be in (0, 1], got {self.crop_scale}")
         if self.size % 32:
             raise ValueError(f"size must be a multiple of 32, got {self.size}")

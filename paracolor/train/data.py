@@ -39,6 +39,8 @@ def _to_tensors(rgb: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _random_resized_crop(rgb: np.ndarray, size: int, scale: tuple[float, float], rng: np.random.Generator):
     h, w = rgb.shape[:2]
+    if scale[0] >= 1.0:  # whole photos: only the photo's own aspect is a crop of its full area
+        return cv2.resize(rgb, (size, size), interpolation=cv2.INTER_AREA)
     area = h * w * rng.uniform(*scale)
     aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
     cw = int(min(w, round(np.sqrt(area * aspect))))
@@ -163,8 +165,10 @@ def make_loader(dataset, batch_size: int, train: bool, seed: int, workers: int) 
     )
 
 
-def foreground_dataset(paths, size, seed, boxes_json=None, image_root=None) -> Dataset:
-    """Full images plus object crops (the paper's foreground training set)."""
-    return ConcatDataset(
-        [PhotoDataset(paths, size, True, seed), ObjectCropDataset(paths, size, True, seed + 1, boxes_json, image_root)]
-    )
+def foreground_dataset(paths, size, seed, boxes_json=None, image_root=None, scale=(0.35, 1.0), object_crops=True) -> Dataset:
+    """Full images plus object crops (the paper's foreground training set); without
+    ``object_crops`` the photos alone."""
+    photos = PhotoDataset(paths, size, True, seed, scale)
+    if not object_crops:
+        return photos
+    return ConcatDataset([photos, ObjectCropDataset(paths, size, True, seed + 1, boxes_json, image_root)])

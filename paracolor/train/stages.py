@@ -151,7 +151,7 @@ class Stage:
         raise NotImplementedError
 
     def make_train_set(self):
-        return data.PhotoDataset(data.list_photos(self.cfg.train_dirs), self.cfg.size, True, self.cfg.seed)
+        return data.PhotoDataset(data.list_photos(self.cfg.train_dirs), self.cfg.size, True, self.cfg.seed, (self.cfg.crop_scale, 1.0))
 
     def train_step(self, L, ab) -> dict:
         raise NotImplementedError
@@ -340,10 +340,11 @@ class PretrainStage(Stage):
         return rebalanced_l1(pred, ab, self.weight_tables), pred
 
     def make_train_set(self):
-        paths = data.list_photos(self.cfg.train_dirs)
-        if self.cfg.role == "fg":
-            return data.foreground_dataset(paths, self.cfg.size, self.cfg.seed, self.cfg.boxes_json, self.cfg.image_root)
-        return data.PhotoDataset(paths, self.cfg.size, True, self.cfg.seed)
+        cfg = self.cfg
+        paths, scale = data.list_photos(cfg.train_dirs), (cfg.crop_scale, 1.0)
+        if cfg.role == "fg":
+            return data.foreground_dataset(paths, cfg.size, cfg.seed, cfg.boxes_json, cfg.image_root, scale, cfg.object_crops)
+        return data.PhotoDataset(paths, cfg.size, True, cfg.seed, scale)
 
     def train_step(self, L, ab):
         with self.autocast():
