@@ -133,9 +133,9 @@ def main():
     stem = args.stem or f"{time.strftime('%Y-%m-%d')}-cpu-2core-{'amd' if 'AMD' in _cpu_name() else 'xeon'}"
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     paper = (run / "fg-gan").is_dir()
-    # v2: the generators' last phase present (3: the warm restart at 192 px; 4: the 256 px fine-tune)
+    # v2: the generators' last phase present (3: the warm restart at 192 px; 4: the 256 px fine-tune; 5: whole photos)
     # per generator: phase 4 may be given to one of them only (benchmarks/results/*-phase4.md)
-    phase = {r: next((p for p in (4, 3) if (run / f"{r}{p}" / "shipped.safetensors").is_file()), 2) for r in ("fg", "bg")}
+    phase = {r: next((p for p in (5, 4, 3) if (run / f"{r}{p}" / "shipped.safetensors").is_file()), 2) for r in ("fg", "bg")}
     gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {r: f"{r}{phase[r]}" for r in ("fg", "bg")}
     gen_file = "best.safetensors" if paper else "shipped.safetensors"  # v2: after the prior correction
     stages = {"fg": run / gen_dirs["fg"] / gen_file, "bg": run / gen_dirs["bg"] / gen_file, "fusion": run / "fusion" / "best.safetensors"}
@@ -216,10 +216,15 @@ FUSION_WHY = {
 }
 #: the residual fusion output (a correction to the 0.5 blend): where it was measured, and what it changed
 RESIDUAL_RECORD = "measured against the image output: `benchmarks/results/2026-12-05-cpu-2core-amd-fusion-residual.md`"
-RESIDUAL_WHY = ("on the same generators (128 px, then 125 steps at 256 px with lambda 0.7): FID objects 100.7 -> 95.3, COCO 62.0 -> 61.1, "
+RESIDUAL_WHY = ("on the seventh model's generators (fg phase 4, bg phase 4; 128 px, then 125 steps at 256 px with lambda 0.7): FID objects 100.7 -> 95.3, COCO 62.0 -> 61.1, "
                 "scenes 76.3 -> 76.2; PSNR against grey on COCO -1.11 -> -0.96 dB; more colourful than both generators on scenes, than bg "
                 "on COCO (31.5 against 31.3; fg 31.8), 0.7 below the less colourful one on objects (lambda 0.6 kept that colour but "
                 "cost 0.17 dB on COCO)")
+
+
+#: the phase 5 row: where whole-photo training was measured, and what it changed
+WHOLE_WHY = ("fg only: random crops show objects larger than inference does; fg alone on COCO FID 63.6 -> 61.2 and PSNR +0.53 dB, objects "
+             "103.1 -> 104.3 (`benchmarks/results/2026-12-05-cpu-2core-amd-whole-photos.md`); bg over-saturated at 256 px and keeps its crops")
 
 
 def write_card(out: Path, card: dict) -> None:
@@ -230,6 +235,8 @@ def write_card(out: Path, card: dict) -> None:
     # which generators had a phase 4, and at which size (256 px for fg; bg's may be another 192 px restart)
     ft4 = {r: t["stages"][f"{r}4"]["size"] for r in ("fg", "bg") if f"{r}4" in t["stages"]}
     phase4 = ", ".join(f"{r} at {size} px" + (", the size the model runs at" if size == 256 else "") for r, size in ft4.items())
+    ft5 = [r for r in ("fg", "bg") if f"{r}5" in t["stages"]]
+    last_phase = 5 if ft5 else 4 if phase4 else 3
     fuse = FUSION_TEXT[strategy]
     lines = [
         "# Model card: paracolor default model",
@@ -256,7 +263,10 @@ def write_card(out: Path, card: dict) -> None:
             "  strided convs centre it); torch's align_corners=False displaced deep features up to 15.5 px to the right.",
             "- Phases, fg and bg side by side (one CPU thread each): 128 px crops, Adam 3e-4 cosine to 0; then a fine-tune at",
             "  192 px, Adam 1e-4 cosine; then (phase 3) a warm restart of that fine-tune for more epochs"
-            + (f"; then (phase 4) another warm restart, Adam 1e-4 cosine: {phase4}" if phase4 else "") + " (see `trained.stages`).",
+            + (f"; then (phase 4) another warm restart, Adam 1e-4 cosine: {phase4}" if phase4 else "")
+            + (f"; then (phase 5, {' and '.join(ft5)}) whole photos at 256 px, Adam 3e-5 cosine: the framing the model sees at inference,"
+               " where the earlier phases trained on random crops of 35 to 100 % of a photo (and fg also on object crops)" if ft5 else "")
+            + " (see `trained.stages`).",
             "  bf16 autocast on the CPU (AMX or AVX512-BF16).",
             f"- Prior correction: a share beta = {t['prior_correction_beta'].get('fg')} (fg) / {t['prior_correction_beta'].get('bg')} (bg) of the rebalancing's",
             "  tilt towards rare colours is undone in the logits (`paracolor train prior-correct`): vivid colours against PSNR.",
@@ -266,7 +276,7 @@ def write_card(out: Path, card: dict) -> None:
             *(["  Fusion output: residual. The fused ab is the 0.5 blend of fg and bg plus the decoder's correction, which starts at zero, so",
                f"  training begins at the blend and learns only where to depart from it ({RESIDUAL_RECORD}). Trained at 128 px, then",
                "  fine-tuned at 256 px, the size the model runs at (`trained.stages.fusion`: its last run)."] if residual else []),
-            f"- Epoch kept: the fine-tunes ({'phases 2 to 4' if phase4 else 'phases 2 and 3'}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
+            f"- Epoch kept: the fine-tunes ({f'phases 2 to {last_phase}' if last_phase > 3 else 'phases 2 and 3'}) keep their last; phase 1 and fusion the smallest colourfulness gap on",
             "  validation among epochs whose PSNR is within 1 dB of the grey baseline (the epoch with the best PSNR if none is).",
             "",
             "## What differs from the paper, and why",
@@ -279,6 +289,7 @@ def write_card(out: Path, card: dict) -> None:
             "| bilinear upsampling (align_corners=False) | aligned bilinear | the right/bottom-edge colour band |",
             "| ImageNet / scene photos, 256 px, long GPU schedule | + train/extra (5,337 photos), 128 then 192 px" + (", then 256 px" if 256 in ft4.values() else "") + ", CPU | compute |",
             *([f"| fusion features added | {FUSION_WHY[strategy]} |"] if strategy in FUSION_WHY else []),
+            *([f"| random crops and flips (pix2pix's jitter) | a last phase on whole photos | {WHOLE_WHY} |"] if ft5 else []),
             *([f"| the fusion decoder gives the fused image | it gives a correction to the 0.5 blend of fg and bg | {RESIDUAL_WHY} |"] if residual else []),
             "",
             "The paper's recipe stays reachable: `RECIPE=paper scripts/train_default.sh ...`, or the `paracolor train` defaults",
