@@ -13,6 +13,7 @@ common desaturated browns and greys that an unweighted loss regresses to.
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ import numpy as np
 
 from .. import colorspace
 from ..engine.io import read_image
+
+log = logging.getLogger(__name__)
 
 #: the grid spans a, b in [-110, 110] Lab units (the network's ab scale)
 GRID_LIMIT = 110.0
@@ -91,11 +94,18 @@ def gamut_of_bins(bins_net, step: float, cells: int) -> np.ndarray:
     if len(lab) == 0 or np.abs(idx - np.rint(idx)).max() > 1e-3 or idx.min() < -1e-3 or idx.max() > cells - 1 + 1e-3:
         raise ValueError(f"its ab bins are not the centres of a {step:g} Lab unit grid")
     i = np.rint(idx).astype(np.int64)
+    flat = i[:, 0] * cells + i[:, 1]
+    # logit channel k is bin k: a prior numbers its bins in grid order, so the head's bins must be in that order too
+    if np.any(np.diff(flat) <= 0):
+        raise ValueError("its ab bins are not in grid order (or repeat a grid cell)")
     mask = np.zeros(cells * cells, bool)
-    mask[i[:, 0] * cells + i[:, 1]] = True
-    if mask.sum() != len(lab):
-        raise ValueError("its ab bins repeat a grid cell")
+    mask[flat] = True
     return mask
+
+
+def check_bins(bins_net, step: float = 10.0) -> None:
+    """Raise ValueError unless ``bins_net`` can be a prior's bins on the ``step`` grid (see :func:`gamut_of_bins`)."""
+    gamut_of_bins(bins_net, step, int(round(2 * GRID_LIMIT / step)) + 1)
 
 
 def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma: float = 5.0, photos: int = 0, bins=None) -> ColourPrior:
@@ -113,6 +123,9 @@ def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma:
     smooth = cv2.GaussianBlur(share, (0, 0), sigmaX=sigma / step, borderType=cv2.BORDER_CONSTANT)
     smooth = smooth / smooth.sum()
     in_gamut = counts.ravel() > 0 if bins is None else gamut_of_bins(bins, step, cells)
+    outside = float(counts.ravel()[~in_gamut].sum() / counts.sum())
+    if outside > 0.01:  # such pixels have no bin near them: no cross-entropy target, no gradient
+        log.warning("%.1f %% of the photos' pixels lie outside the generator's ab bins and will not be learnt", 100 * outside)
     q = int(in_gamut.sum())
     cell_bin = np.full(cells * cells, -1, np.int64)
     cell_bin[in_gamut] = np.arange(q)

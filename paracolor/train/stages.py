@@ -118,10 +118,14 @@ class Stage:
         (``init``) keeps that head's bins, whatever photos it trains on."""
         lam = self.cfg.rebalance if self.cfg.rebalance is not None else 0.5
         bins = self.init_bins()
-        try:
-            self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam, bins)
-        except ValueError as exc:
-            raise ValueError(f"{self.cfg.init or self.out}: {exc}") from None
+        if bins is not None:
+            try:
+                colour_prior.check_bins(bins)
+            except ValueError as exc:
+                raise ValueError(f"{self.cfg.init}: {exc}") from None
+        self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam, bins)
+        if bins is not None and self.prior.bins_net != [list(b) for b in bins]:  # logit channel k must stay bin k
+            raise ValueError(f"{self.cfg.init}: its ab bins differ from the colour prior estimated on them ({self.out / 'colour_prior.json'})")
         self.tables = PriorTables(self.prior, self.device)
 
     def init_bins(self):

@@ -54,6 +54,9 @@ def test_fixed_bins_keep_the_gamut_and_take_the_weights_from_the_counts():
     assert prior.weight[grey + 1] > prior.weight[grey] * 1.5
     with pytest.raises(ValueError, match="grid"):
         colour_prior.from_counts(counts, bins=[[0.01, 0.0]])
+    # logit channel k is bin k: bins out of grid order would scramble the targets
+    with pytest.raises(ValueError, match="grid order"):
+        colour_prior.from_counts(counts, bins=prior.bins_net[::-1])
 
 
 def test_a_saved_prior_on_other_bins_is_estimated_again(tmp_path, photo_dir):
