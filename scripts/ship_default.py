@@ -133,9 +133,7 @@ def main():
     stem = args.stem or f"{time.strftime('%Y-%m-%d')}-cpu-2core-{'amd' if 'AMD' in _cpu_name() else 'xeon'}"
     run, data, out = Path(args.run), Path(args.data), Path(args.out)
     paper = (run / "fg-gan").is_dir()
-    # v2: the generators' last phase present (3: the warm restart at 192 px; 4: the 256 px fine-tune; 5: whole photos)
-    # per generator: phase 4 may be given to one of them only (benchmarks/results/*-phase4.md)
-    phase = {r: next((p for p in (5, 4, 3) if (run / f"{r}{p}" / "shipped.safetensors").is_file()), 2) for r in ("fg", "bg")}
+    phase = generator_phases(run)
     gen_dirs = {"fg": "fg-gan", "bg": "bg-gan"} if paper else {r: f"{r}{phase[r]}" for r in ("fg", "bg")}
     gen_file = "best.safetensors" if paper else "shipped.safetensors"  # v2: after the prior correction
     stages = {"fg": run / gen_dirs["fg"] / gen_file, "bg": run / gen_dirs["bg"] / gen_file, "fusion": run / "fusion" / "best.safetensors"}
@@ -166,7 +164,8 @@ def main():
     shutil.rmtree(tmp, ignore_errors=True)
 
     stage_dirs = (("fg-pretrain", "fg-gan", "bg-pretrain", "bg-gan", "fusion") if paper
-                  else tuple(f"{r}{p}" for r in ("fg", "bg") for p in ("", *map(str, range(2, phase[r] + 1)))) + ("fusion",))
+                  else tuple(d for r in ("fg", "bg") for p in ("", *map(str, range(2, phase[r] + 1))) if (run / (d := f"{r}{p}") / "log.jsonl").is_file())
+                  + ("fusion",))  # a phase left out (0 epochs) has no folder
     logs = {d: [json.loads(line) for line in (run / d / "log.jsonl").read_text().splitlines()] for d in stage_dirs}
     trained = {
         "recipe": "scripts/train_default.sh (then scripts/ship_default.py)" + (" with RECIPE=paper" if paper else ""),
@@ -193,6 +192,22 @@ def main():
     total = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"shipped {out} ({total / 1e6:.1f} MB)")
     print(json.dumps(validation, indent=1))
+
+
+def generator_phases(run: Path) -> dict:
+    """v2: each generator's last phase (3: the warm restart at 192 px; 4: the 256 px fine-tune; 5: whole photos), the one
+    the fusion was trained on (its config's fusion_fg / fusion_bg, e.g. .../fg5/shipped.safetensors), so that a stale
+    phase folder is never shipped beside it; without those, the last phase folder with a shipped.safetensors."""
+    cfg_path = run / "fusion" / "config.json"
+    fused = json.loads(cfg_path.read_text()) if cfg_path.is_file() else {}
+    out = {}
+    for r in ("fg", "bg"):
+        name = Path(fused.get(f"fusion_{r}") or "").parent.name
+        if name.startswith(r) and name[len(r):] in ("", "2", "3", "4", "5"):
+            out[r] = int(name[len(r):] or 1)
+        else:
+            out[r] = next((p for p in (5, 4, 3) if (run / f"{r}{p}" / "shipped.safetensors").is_file()), 2)
+    return out
 
 
 def _fid(r: dict) -> str:
