@@ -67,6 +67,11 @@ class ColourPrior:
         return cls(**json.loads(Path(path).read_text()))
 
 
+def grid_cells(step: float) -> int:
+    """Grid cells per axis for a ``step`` Lab unit grid over [-GRID_LIMIT, GRID_LIMIT]."""
+    return int(round(2 * GRID_LIMIT / step)) + 1
+
+
 def _cell_of(ab_lab: np.ndarray, step: float, cells: int) -> np.ndarray:
     idx = np.clip(np.rint((ab_lab + GRID_LIMIT) / step), 0, cells - 1).astype(np.int64)
     return idx[..., 0] * cells + idx[..., 1]
@@ -78,7 +83,7 @@ def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit:
     paths = list(paths)
     if limit and len(paths) > limit:
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).astype(int)]
-    cells = int(round(2 * GRID_LIMIT / step)) + 1
+    cells = grid_cells(step)
     counts = np.zeros(cells * cells, np.float64)
     for p in paths:
         rgb = cv2.resize(read_image(p).rgb, (size, size), interpolation=cv2.INTER_AREA)
@@ -105,7 +110,7 @@ def gamut_of_bins(bins_net, step: float, cells: int) -> np.ndarray:
 
 def check_bins(bins_net, step: float = 10.0) -> None:
     """Raise ValueError unless ``bins_net`` can be a prior's bins on the ``step`` grid (see :func:`gamut_of_bins`)."""
-    gamut_of_bins(bins_net, step, int(round(2 * GRID_LIMIT / step)) + 1)
+    gamut_of_bins(bins_net, step, grid_cells(step))
 
 
 def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma: float = 5.0, photos: int = 0, bins=None) -> ColourPrior:

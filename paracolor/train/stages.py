@@ -11,6 +11,7 @@ import logging
 import math
 import random
 import time
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -117,7 +118,7 @@ class Stage:
         lambda 0.5 when only the bins are needed. A run that goes on from a classes-head generator
         (``init``) keeps that head's bins, whatever photos it trains on."""
         lam = self.cfg.rebalance if self.cfg.rebalance is not None else 0.5
-        bins = self.init_bins()
+        bins = self.init_bins
         if bins is not None:
             try:
                 colour_prior.check_bins(bins)
@@ -128,8 +129,10 @@ class Stage:
             raise ValueError(f"{self.cfg.init}: its ab bins differ from the colour prior estimated on them ({self.out / 'colour_prior.json'})")
         self.tables = PriorTables(self.prior, self.device)
 
+    @cached_property
     def init_bins(self):
-        """The ab bins of the ``init`` generator's classes head, or None (no init, a regression head, fusion)."""
+        """The ab bins of the ``init`` generator's classes head, or None (no init, a regression head, fusion);
+        read once from the checkpoint's metadata (needs_prior and load_prior both ask)."""
         if not self.cfg.init or self.cfg.stage == "fusion":
             return None
         kind, gcfg = config_from_json(read_metadata(self.cfg.init)["config"])
@@ -143,7 +146,7 @@ class Stage:
         """The ab prior is needed for rebalancing and for the classes head's bins."""
         if self.cfg.rebalance is not None:
             return True
-        return self.init_bins() is not None if self.cfg.init else self.cfg.stage != "fusion" and self.cfg.head == "classes"
+        return self.init_bins is not None if self.cfg.init else self.cfg.stage != "fusion" and self.cfg.head == "classes"
 
     @property
     def weight_tables(self):
