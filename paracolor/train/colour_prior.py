@@ -12,6 +12,7 @@ common desaturated browns and greys that an unweighted loss regresses to.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass
@@ -41,6 +42,8 @@ class ColourPrior:
     prior: list
     weight: list
     photos: int
+    #: digest of the photo list it was counted on (see :func:`photos_digest`); "" in files written before it existed
+    source: str = ""
 
     # -- derived ---------------------------------------------------------------------------
     @property
@@ -72,6 +75,15 @@ def grid_cells(step: float) -> int:
     return int(round(2 * GRID_LIMIT / step)) + 1
 
 
+def photos_digest(paths) -> str:
+    """A digest of a photo list (order, folder/file names and byte sizes): a run folder's saved prior is reused only
+    for the photos it was counted on, so a run that trains on other photos does not inherit a stale prior."""
+    h = hashlib.sha256()
+    for p in map(Path, paths):
+        h.update(f"{p.parent.name}/{p.name}\t{p.stat().st_size}\n".encode())
+    return h.hexdigest()[:16]
+
+
 def _cell_of(ab_lab: np.ndarray, step: float, cells: int) -> np.ndarray:
     idx = np.clip(np.rint((ab_lab + GRID_LIMIT) / step), 0, cells - 1).astype(np.int64)
     return idx[..., 0] * cells + idx[..., 1]
@@ -81,6 +93,7 @@ def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit:
     """Count grid cells over (up to ``limit``, evenly spread) training photos at ``size`` px
     (``bins``: a fixed gamut, see :func:`from_counts`)."""
     paths = list(paths)
+    source = photos_digest(paths)
     if limit and len(paths) > limit:
         paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).astype(int)]
     cells = grid_cells(step)
@@ -89,7 +102,9 @@ def estimate(paths, step: float = 10.0, lam: float = 0.5, size: int = 64, limit:
         rgb = cv2.resize(read_image(p).rgb, (size, size), interpolation=cv2.INTER_AREA)
         ab = colorspace.rgb_to_lab(rgb)[..., 1:]
         counts += np.bincount(_cell_of(ab, step, cells).ravel(), minlength=cells * cells)
-    return from_counts(counts, step, lam, sigma, len(paths), bins)
+    prior = from_counts(counts, step, lam, sigma, len(paths), bins)
+    prior.source = source
+    return prior
 
 
 def gamut_of_bins(bins_net, step: float, cells: int) -> np.ndarray:
@@ -141,13 +156,19 @@ def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma:
 
 
 def load_or_estimate(run_dir, train_paths, lam: float, bins=None) -> ColourPrior:
-    """The run's ``colour_prior.json`` (so a resumed run uses the same bins), else a new estimate
-    from ``train_paths`` (on ``bins`` when given: the bins of the generator the run starts from)."""
+    """The run's ``colour_prior.json`` (so a resumed run uses the same bins) when it was counted on these
+    ``train_paths`` with this lambda (and ``bins``), else a new estimate from ``train_paths`` (on ``bins``
+    when given: the bins of the generator the run starts from). The estimate is deterministic, so
+    estimating again for the same photos gives the same prior."""
     path = Path(run_dir) / "colour_prior.json"
+    train_paths = list(train_paths)
     if path.exists():
         prior = ColourPrior.load(path)
-        if abs(prior.lam - lam) < 1e-9 and (bins is None or prior.bins_net == [list(b) for b in bins]):
+        same_photos = prior.source == photos_digest(train_paths)
+        if same_photos and abs(prior.lam - lam) < 1e-9 and (bins is None or prior.bins_net == [list(b) for b in bins]):
             return prior
+        if not same_photos:
+            log.info("%s was counted on other training photos: estimating it again", path)
     prior = estimate(train_paths, lam=lam, bins=bins)
     prior.save(path)
     return prior

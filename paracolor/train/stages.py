@@ -213,7 +213,11 @@ class Stage:
         if state.get("stage") != self.cfg.stage:
             raise ValueError(f"{self.out / 'last.pt'}: state of stage {state.get('stage')!r}, not {self.cfg.stage!r}")
         for k, m in self.modules().items():
-            m.load_state_dict(state["modules"][k])
+            try:
+                m.load_state_dict(state["modules"][k])
+            except RuntimeError as exc:  # e.g. a classes head whose bins were counted on other training photos
+                raise ValueError(f"{self.out / 'last.pt'}: cannot resume: the {k} network's shapes differ from the saved state "
+                                 f"(was the run started with other options or training photos? train into a new folder): {exc}") from None
         for k, o in self.optimizers().items():
             o.load_state_dict(state["optim"][k])
         self.step, self.epoch, self.best = int(state["step"]), int(state["epoch"]), state["best"]

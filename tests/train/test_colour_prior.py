@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 
@@ -123,3 +125,37 @@ def test_prior_correction_moves_the_decoding_towards_common_colours():
     wrong = colour_prior.from_counts(np.ones(23 * 23))
     with pytest.raises(ValueError, match="bins"):
         colour_prior.correct_head(gen, wrong, 0.5)
+
+
+def test_a_saved_prior_is_reused_only_for_the_photos_it_was_counted_on(tmp_path, photo_dir, monkeypatch):
+    photos = sorted(photo_dir.glob("*.jpg"))
+    first = colour_prior.load_or_estimate(tmp_path, photos, 0.5)
+    assert first.source == colour_prior.photos_digest(photos)
+    counted = []
+    real = colour_prior.estimate
+    monkeypatch.setattr(colour_prior, "estimate", lambda paths, **kw: counted.append(len(list(paths))) or real(paths, **kw))
+    # the same photos: the saved prior, not a new count
+    assert colour_prior.load_or_estimate(tmp_path, photos, 0.5) == first and counted == []
+    # other photos (here a subset): counted again and saved with their digest
+    again = colour_prior.load_or_estimate(tmp_path, photos[:2], 0.5)
+    assert counted == [2] and again.source == colour_prior.photos_digest(photos[:2]) != first.source
+    assert colour_prior.ColourPrior.load(tmp_path / "colour_prior.json") == again
+
+
+def test_a_prior_saved_before_digests_loads_and_is_counted_again(tmp_path, photo_dir):
+    photos = sorted(photo_dir.glob("*.jpg"))
+    old = json.loads(colour_prior.load_or_estimate(tmp_path, photos, 0.5).save(tmp_path / "colour_prior.json").read_text())
+    del old["source"]
+    (tmp_path / "colour_prior.json").write_text(json.dumps(old))
+    assert colour_prior.ColourPrior.load(tmp_path / "colour_prior.json").source == ""
+    assert colour_prior.load_or_estimate(tmp_path, photos, 0.5).source == colour_prior.photos_digest(photos)
+
+
+def test_the_digest_follows_names_sizes_and_order(tmp_path, photo_dir):
+    photos = sorted(photo_dir.glob("*.jpg"))[:2]
+    d = colour_prior.photos_digest(photos)
+    assert d == colour_prior.photos_digest(list(photos)) != colour_prior.photos_digest(photos[::-1])
+    copy = tmp_path / photos[0].parent.name
+    copy.mkdir()
+    (copy / photos[0].name).write_bytes(photos[0].read_bytes() + b"\0")
+    assert colour_prior.photos_digest([copy / photos[0].name, photos[1]]) != d

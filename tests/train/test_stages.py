@@ -64,6 +64,14 @@ def test_resume_continues_from_stored_step(photo_dir, tmp_path):
     assert [e["step"] for e in log] == [2, 3]
 
 
+def test_resume_with_other_shapes_names_the_state_and_the_cause(photo_dir, tmp_path):
+    out = tmp_path / "run"
+    train(_cfg("pretrain", photo_dir, out, role="bg", epochs=1, max_steps=1))
+    stage = STAGE_CLASSES["pretrain"](_cfg("pretrain", photo_dir, out, role="bg", epochs=2, max_steps=2, decoder_channels=(16, 16, 8, 8, 4)))
+    with pytest.raises(ValueError, match=r"last\.pt: cannot resume.*shapes differ"):
+        stage.maybe_resume()
+
+
 def test_runs_are_repeatable(photo_dir, tmp_path):
     outs = []
     for i in range(2):
