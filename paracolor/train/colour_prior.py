@@ -155,16 +155,24 @@ def from_counts(counts: np.ndarray, step: float = 10.0, lam: float = 0.5, sigma:
                        prior=smooth.ravel().round(9).tolist(), weight=w.round(6).tolist(), photos=int(photos))
 
 
-def load_or_estimate(run_dir, train_paths, lam: float, bins=None) -> ColourPrior:
-    """The run's ``colour_prior.json`` (so a resumed run uses the same bins) when it was counted on these
-    ``train_paths`` with this lambda (and ``bins``), else a new estimate from ``train_paths`` (on ``bins``
-    when given: the bins of the generator the run starts from). The estimate is deterministic, so
-    estimating again for the same photos gives the same prior."""
+def load_or_estimate(run_dir, train_paths, lam: float, bins=None, resuming: bool = False) -> ColourPrior:
+    """The run's ``colour_prior.json`` when it was counted on these ``train_paths`` with this lambda
+    (and ``bins``), else a new estimate from ``train_paths`` (on ``bins`` when given: the bins of the
+    generator the run starts from), saved in its place. The estimate is deterministic: the same photos
+    give the same prior again.
+
+    ``resuming``: the run goes on from its ``last.pt``, whose head was trained on the saved prior's bins,
+    so a saved prior counted on other photos is an error, not a reason to count again (a file written
+    before priors carried their photos' digest is taken as the run's own)."""
     path = Path(run_dir) / "colour_prior.json"
     train_paths = list(train_paths)
+    digest = photos_digest(train_paths)
     if path.exists():
         prior = ColourPrior.load(path)
-        same_photos = prior.source == photos_digest(train_paths)
+        if resuming and prior.source not in ("", digest):
+            raise ValueError(f"{path}: counted on other training photos than this run's; a run resumes on the photos it started "
+                             "with (train into a new folder to train on others)")
+        same_photos = prior.source == digest or (resuming and prior.source == "")
         if same_photos and abs(prior.lam - lam) < 1e-9 and (bins is None or prior.bins_net == [list(b) for b in bins]):
             return prior
         if not same_photos:

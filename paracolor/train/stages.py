@@ -124,7 +124,8 @@ class Stage:
                 colour_prior.check_bins(bins)
             except ValueError as exc:
                 raise ValueError(f"{self.cfg.init}: {exc}") from None
-        self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam, bins)
+        resuming = self.cfg.resume and (self.out / "last.pt").exists()
+        self.prior = colour_prior.load_or_estimate(self.out, data.list_photos(self.cfg.train_dirs), lam, bins, resuming)
         if bins is not None and self.prior.bins_net != [list(b) for b in bins]:  # logit channel k must stay bin k
             raise ValueError(f"{self.cfg.init}: its ab bins differ from the colour prior estimated on them ({self.out / 'colour_prior.json'})")
         self.tables = PriorTables(self.prior, self.device)
@@ -213,11 +214,19 @@ class Stage:
         if state.get("stage") != self.cfg.stage:
             raise ValueError(f"{self.out / 'last.pt'}: state of stage {state.get('stage')!r}, not {self.cfg.stage!r}")
         for k, m in self.modules().items():
+            saved = state["modules"][k]
+            # a classes head keeps its bin centres as a buffer: the same count of other bins would load without complaint
+            centres = getattr(m, "ab_centres", None)
+            mismatch = centres is not None and "ab_centres" in saved and not torch.equal(saved["ab_centres"].to(centres), centres)
             try:
-                m.load_state_dict(state["modules"][k])
-            except RuntimeError as exc:  # e.g. a classes head whose bins were counted on other training photos
-                raise ValueError(f"{self.out / 'last.pt'}: cannot resume: the {k} network's shapes differ from the saved state "
-                                 f"(was the run started with other options or training photos? train into a new folder): {exc}") from None
+                if not mismatch:
+                    m.load_state_dict(saved)
+            except RuntimeError as exc:  # missing, unexpected or reshaped weights
+                mismatch = exc
+            if mismatch is not False:
+                raise ValueError(f"{self.out / 'last.pt'}: cannot resume: the {k} network does not match the saved state (was the run "
+                                 "started with other options or training photos? train into a new folder)"
+                                 + (f": {mismatch}" if isinstance(mismatch, Exception) else ": its ab bins differ")) from None
         for k, o in self.optimizers().items():
             o.load_state_dict(state["optim"][k])
         self.step, self.epoch, self.best = int(state["step"]), int(state["epoch"]), state["best"]

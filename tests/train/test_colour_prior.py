@@ -142,13 +142,27 @@ def test_a_saved_prior_is_reused_only_for_the_photos_it_was_counted_on(tmp_path,
     assert colour_prior.ColourPrior.load(tmp_path / "colour_prior.json") == again
 
 
-def test_a_prior_saved_before_digests_loads_and_is_counted_again(tmp_path, photo_dir):
+def test_a_prior_saved_before_digests_is_counted_again_unless_its_run_resumes(tmp_path, photo_dir):
     photos = sorted(photo_dir.glob("*.jpg"))
-    old = json.loads(colour_prior.load_or_estimate(tmp_path, photos, 0.5).save(tmp_path / "colour_prior.json").read_text())
+    first = colour_prior.load_or_estimate(tmp_path, photos, 0.5)
+    old = json.loads((tmp_path / "colour_prior.json").read_text())
     del old["source"]
     (tmp_path / "colour_prior.json").write_text(json.dumps(old))
     assert colour_prior.ColourPrior.load(tmp_path / "colour_prior.json").source == ""
-    assert colour_prior.load_or_estimate(tmp_path, photos, 0.5).source == colour_prior.photos_digest(photos)
+    # a resumed run keeps its file as it is (its head was trained on those bins)
+    assert colour_prior.load_or_estimate(tmp_path, photos, 0.5, resuming=True).source == ""
+    # a new run counts again: the same photos give the same prior, now with its digest
+    again = colour_prior.load_or_estimate(tmp_path, photos, 0.5)
+    assert again == first and again.source == colour_prior.photos_digest(photos)
+
+
+def test_a_resumed_run_on_other_photos_is_refused(tmp_path, photo_dir):
+    photos = sorted(photo_dir.glob("*.jpg"))
+    colour_prior.load_or_estimate(tmp_path, photos, 0.5)
+    saved = (tmp_path / "colour_prior.json").read_text()
+    with pytest.raises(ValueError, match="colour_prior.json: counted on other training photos"):
+        colour_prior.load_or_estimate(tmp_path, photos[:2], 0.5, resuming=True)
+    assert (tmp_path / "colour_prior.json").read_text() == saved
 
 
 def test_the_digest_follows_names_sizes_and_order(tmp_path, photo_dir):
@@ -159,3 +173,9 @@ def test_the_digest_follows_names_sizes_and_order(tmp_path, photo_dir):
     copy.mkdir()
     (copy / photos[0].name).write_bytes(photos[0].read_bytes() + b"\0")
     assert colour_prior.photos_digest([copy / photos[0].name, photos[1]]) != d
+    # the same files elsewhere (a moved data folder): the same digest
+    moved = tmp_path / "moved" / photos[0].parent.name
+    moved.mkdir(parents=True)
+    for p in photos:
+        (moved / p.name).write_bytes(p.read_bytes())
+    assert colour_prior.photos_digest([moved / p.name for p in photos]) == d

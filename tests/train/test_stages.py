@@ -68,7 +68,33 @@ def test_resume_with_other_shapes_names_the_state_and_the_cause(photo_dir, tmp_p
     out = tmp_path / "run"
     train(_cfg("pretrain", photo_dir, out, role="bg", epochs=1, max_steps=1))
     stage = STAGE_CLASSES["pretrain"](_cfg("pretrain", photo_dir, out, role="bg", epochs=2, max_steps=2, decoder_channels=(16, 16, 8, 8, 4)))
-    with pytest.raises(ValueError, match=r"last\.pt: cannot resume.*shapes differ"):
+    with pytest.raises(ValueError, match=r"last\.pt: cannot resume: the G network does not match the saved state"):
+        stage.maybe_resume()
+
+
+def test_a_classes_run_resumes_only_on_its_own_photos_and_bins(photo_dir, tmp_path):
+    from tests.conftest import write_photo
+
+    out = tmp_path / "run"
+    train(_cfg("pretrain", photo_dir, out, role="fg", epochs=1, max_steps=1, **CLASSES))
+    # other photos: refused before anything in the run folder changes
+    other = tmp_path / "other"
+    for i in range(3):
+        write_photo(other / f"o{i}.jpg", seed=100 + i)
+    saved = (out / "colour_prior.json").read_text()
+    with pytest.raises(ValueError, match="counted on other training photos"):
+        STAGE_CLASSES["pretrain"](_cfg("pretrain", other, out, role="fg", epochs=2, max_steps=2, **CLASSES))
+    assert (out / "colour_prior.json").read_text() == saved
+    # the same count of bins on other cells (a prior edited, or counted on a changed photo sample) loads without a
+    # shape error; the head's saved bin centres tell
+    prior = json.loads(saved)
+    cell_bin = prior["cell_bin"]
+    last_in = max(i for i, b in enumerate(cell_bin) if b >= 0)
+    free = next(i for i in range(last_in + 1, len(cell_bin)) if cell_bin[i] < 0)
+    cell_bin[free], cell_bin[last_in] = cell_bin[last_in], -1
+    (out / "colour_prior.json").write_text(json.dumps(prior))
+    stage = STAGE_CLASSES["pretrain"](_cfg("pretrain", photo_dir, out, role="fg", epochs=2, max_steps=2, **CLASSES))
+    with pytest.raises(ValueError, match="cannot resume.*its ab bins differ"):
         stage.maybe_resume()
 
 
