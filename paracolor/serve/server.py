@@ -9,6 +9,7 @@ taking requests and lets in-flight ones finish (up to ``exit_timeout_s``) before
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import signal
 import socket
@@ -97,6 +98,32 @@ def _bind(triton, cfg: ServeConfig, colorizer: Colorizer, image_models: list[Col
     )
 
 
+def _is_handshake_race(exc: BaseException) -> bool:
+    """PyTriton's proxy model (inside tritonserver) may connect to its handshake socket after the file appears but
+    before the Python side listens on it: 'Connection refused' from get_config_from_handshake_server."""
+    msg = str(exc)
+    return "handshake" in msg and "Connection refused" in msg
+
+
+def _bound_triton(triton_cls, stack: contextlib.ExitStack, cfg: ServeConfig, colorizer: Colorizer, image_models, lock) -> object:
+    """A Triton (its workspace and its exit on ``stack``) with both models bound. A bind lost to PyTriton's
+    handshake race (seen once in some dozens of starts here) is retried once on a fresh tritonserver."""
+    for attempt in (1, 2):
+        inner = contextlib.ExitStack()
+        workspace = inner.enter_context(tempfile.TemporaryDirectory(prefix="paracolor-triton-"))
+        triton = inner.enter_context(triton_cls(config=_triton_config(cfg), workspace=Path(workspace) / "ws"))
+        try:
+            _bind(triton, cfg, colorizer, image_models, lock)
+        except Exception as exc:
+            inner.close()
+            if attempt == 2 or not _is_handshake_race(exc):
+                raise
+            log.warning("tritonserver's first handshake with a model was refused (a PyTriton start-up race): starting it again")
+            continue
+        stack.enter_context(inner)
+        return triton
+
+
 def serve(cfg: ServeConfig, stop: threading.Event | None = None, on_ready: Callable[[dict], None] | None = None) -> None:
     """Serve until ``stop`` is set, SIGTERM/SIGINT arrive (main thread only) or tritonserver dies."""
     require("pytriton")
@@ -113,8 +140,8 @@ def serve(cfg: ServeConfig, stop: threading.Event | None = None, on_ready: Calla
             warm(colorizer, cfg.max_batch)
             handlers = _install_signal_handlers(stop)
             try:
-                with tempfile.TemporaryDirectory(prefix="paracolor-triton-") as workspace, Triton(config=_triton_config(cfg), workspace=Path(workspace) / "ws") as triton:
-                    _bind(triton, cfg, colorizer, image_models, lock)
+                with contextlib.ExitStack() as stack:
+                    triton = _bound_triton(Triton, stack, cfg, colorizer, image_models, lock)
                     try:
                         triton.run()
                     except (TimeoutError, RuntimeError) as exc:

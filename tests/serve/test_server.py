@@ -212,3 +212,47 @@ def test_example_client(server, protocol, photos, reference, tmp_path):
     ab_out = _decode((tmp_path / "ab" / f"{photos[0].stem}.png").read_bytes())
     # the client's float pipeline against the server's 8-bit one: close, not equal
     assert ab_out.shape == reference[0].shape and np.abs(ab_out.astype(int) - reference[0].astype(int)).mean() < 3
+
+
+def test_a_bind_lost_to_the_handshake_race_is_retried_once_on_a_fresh_server(monkeypatch, tmp_path):
+    """PyTriton's proxy can knock on its handshake socket before anyone listens ('Connection refused'):
+    the first such bind failure starts a fresh tritonserver; any other error, or a second one, is raised."""
+    import contextlib
+
+    from paracolor.serve import server
+
+    class FakeTriton:
+        made = []
+
+        def __init__(self, config, workspace):
+            self.exited = False
+            FakeTriton.made.append(self)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.exited = True
+
+    race = RuntimeError("load failed for model 'paracolor': ... get_config_from_handshake_server ... ConnectionRefusedError: [Errno 111] Connection refused")
+    errors = []
+    monkeypatch.setattr(server, "_triton_config", lambda cfg: None)
+
+    def fake_bind(triton, *args):
+        if errors:
+            raise errors.pop(0)
+
+    monkeypatch.setattr(server, "_bind", fake_bind)
+    for first, raised in ((race, None), (race, race), (ValueError("bad config"), ValueError)):
+        FakeTriton.made.clear()
+        errors[:] = [first] + ([race] if raised is race else [])
+        with contextlib.ExitStack() as stack:
+            if raised is None:
+                triton = server._bound_triton(FakeTriton, stack, None, None, [], None)
+                assert triton is FakeTriton.made[-1] and len(FakeTriton.made) == 2
+                assert FakeTriton.made[0].exited and not triton.exited  # the lost one is stopped, the bound one kept
+            else:
+                with pytest.raises(RuntimeError if raised is race else ValueError):
+                    server._bound_triton(FakeTriton, stack, None, None, [], None)
+                assert len(FakeTriton.made) == (2 if raised is race else 1) and all(t.exited for t in FakeTriton.made)
+        assert all(t.exited for t in FakeTriton.made)  # the stack stops the bound one too
