@@ -166,8 +166,8 @@ def load_or_estimate(run_dir, train_paths, lam: float, bins=None, resuming: bool
     before priors carried their photos' digest is taken as the run's own)."""
     path = Path(run_dir) / "colour_prior.json"
     train_paths = list(train_paths)
-    digest = photos_digest(train_paths)
     if path.exists():
+        digest = photos_digest(train_paths)  # only here: a new estimate computes its own
         prior = ColourPrior.load(path)
         if resuming and prior.source not in ("", digest):
             raise ValueError(f"{path}: counted on other training photos than this run's; a run resumes on the photos it started "

@@ -217,16 +217,16 @@ class Stage:
             saved = state["modules"][k]
             # a classes head keeps its bin centres as a buffer: the same count of other bins would load without complaint
             centres = getattr(m, "ab_centres", None)
-            mismatch = centres is not None and "ab_centres" in saved and not torch.equal(saved["ab_centres"].to(centres), centres)
-            try:
-                if not mismatch:
+            if centres is not None and "ab_centres" in saved and not torch.equal(saved["ab_centres"].to(centres), centres):
+                cause = "its ab bins differ"
+            else:
+                try:
                     m.load_state_dict(saved)
-            except RuntimeError as exc:  # missing, unexpected or reshaped weights
-                mismatch = exc
-            if mismatch is not False:
-                raise ValueError(f"{self.out / 'last.pt'}: cannot resume: the {k} network does not match the saved state (was the run "
-                                 "started with other options or training photos? train into a new folder)"
-                                 + (f": {mismatch}" if isinstance(mismatch, Exception) else ": its ab bins differ")) from None
+                    continue
+                except RuntimeError as exc:  # missing, unexpected or reshaped weights
+                    cause = str(exc)
+            raise ValueError(f"{self.out / 'last.pt'}: cannot resume: the {k} network does not match the saved state (was the run "
+                             f"started with other options or training photos? train into a new folder): {cause}") from None
         for k, o in self.optimizers().items():
             o.load_state_dict(state["optim"][k])
         self.step, self.epoch, self.best = int(state["step"]), int(state["epoch"]), state["best"]
